@@ -1,0 +1,1 @@
+"""Attention variants, one module each; the registry imports every module here."""
