@@ -159,7 +159,7 @@ def _load_builtins() -> None:
     import attnbench.attention as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name not in _NOT_VARIANTS:
+        if info.name not in _NOT_VARIANTS and not info.name.startswith("_"):
             importlib.import_module(f"{pkg.__name__}.{info.name}")
     from importlib.metadata import entry_points
 

@@ -1,0 +1,109 @@
+"""PyTorch scaled_dot_product_attention: `sdpa` lets PyTorch pick, `sdpa-<backend>` pins one backend.
+
+A pinned backend that cannot take the inputs raises UnsupportedError with PyTorch's reasons; it
+never falls back. For `sdpa`, the backend PyTorch's dispatcher chooses is read once per input
+signature and reported, so no row hides which kernel it timed.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from attnbench.attention.registry import register
+from attnbench.errors import UnsupportedError
+
+# SDPBackend value -> label; torch._fused_sdp_choice returns the value the dispatcher will run
+_BACKEND_LABEL = {0: "math", 1: "flash", 2: "efficient", 3: "cudnn", 4: "overrideable"}
+
+
+def sdpa_args(q, k, causal, key_mask) -> dict:
+    """Keyword arguments for SDPA: the key mask becomes a bool attn_mask [B, 1, 1|Sq, Sk]."""
+    attn_mask = None
+    if key_mask is not None:
+        attn_mask = key_mask[:, None, None, :]
+        if causal:
+            Sq, Sk = q.shape[-2], k.shape[-2]
+            attn_mask = attn_mask & torch.ones(Sq, Sk, dtype=torch.bool, device=q.device).tril()
+    return {"attn_mask": attn_mask, "is_causal": causal and attn_mask is None,
+            "enable_gqa": k.shape[1] != q.shape[1]}
+
+
+def sdpa_call(q, k, v, *, causal, key_mask, scale):
+    return F.scaled_dot_product_attention(q, k, v, scale=scale, **sdpa_args(q, k, causal, key_mask))
+
+
+def _signature(q, k, v, causal, key_mask):
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
+    return (q.device, q.dtype, tuple(q.shape), tuple(k.shape), tuple(v.shape), causal, key_mask is None, grad)
+
+
+def chosen_backend(q, k, v, *, causal, key_mask, scale) -> str:
+    """The backend PyTorch's dispatcher picks for these inputs (the same choice the call makes).
+
+    torch._fused_sdp_choice is private; where it is missing or fails the label says "unknown".
+    tests/attention/test_sdpa.py checks it against the aten op the profiler sees.
+    """
+    args = sdpa_args(q, k, causal, key_mask)
+    try:
+        choice = torch._fused_sdp_choice(q, k, v, args["attn_mask"], 0.0, args["is_causal"], scale=scale,
+                                         enable_gqa=args["enable_gqa"])
+    except (AttributeError, RuntimeError, TypeError):
+        return "unknown"
+    label = _BACKEND_LABEL.get(int(choice), f"backend {int(choice)}")
+    return f"{label} (cpu kernel)" if label == "flash" and q.device.type == "cpu" else label
+
+
+@register("sdpa", summary="torch SDPA, PyTorch picks the backend (the one that ran is reported)", exact=True)
+def build_auto():
+    seen: dict[tuple, str] = {}
+
+    def sdpa(q, k, v, *, causal, key_mask, scale):
+        key = _signature(q, k, v, causal, key_mask)
+        if key not in seen:
+            seen[key] = chosen_backend(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
+        return sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale), f"torch sdpa: {seen[key]}"
+
+    return sdpa
+
+
+def pinned_sdpa(backend: SDPBackend, label: str):
+    """A kernel that runs SDPA with only `backend` allowed, and says why when that is impossible."""
+
+    def sdpa_pinned(q, k, v, *, causal, key_mask, scale):
+        with warnings.catch_warnings(record=True) as caught, sdpa_kernel([backend]):
+            warnings.simplefilter("always")
+            try:
+                out = sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
+            except RuntimeError as e:
+                if "No available kernel" not in str(e):
+                    raise
+                reasons = "; ".join(dict.fromkeys(str(w.message).split("\n")[0] for w in caught))
+                raise UnsupportedError(
+                    f"torch sdpa {label} backend cannot run these inputs"
+                    f"{': ' + reasons if reasons else ''}") from None
+        return out, f"torch sdpa: {label} (pinned)"
+
+    return sdpa_pinned
+
+
+def _register_pinned(name, backend, label, devices, summary):
+    @register(name, summary=summary, exact=True, devices=devices)
+    def build():
+        return pinned_sdpa(backend, label)
+
+    build.__name__ = f"build_{label}"
+    return build
+
+
+_register_pinned("sdpa-math", SDPBackend.MATH, "math", ("cpu", "cuda"),
+                 "torch SDPA pinned to the math backend (unfused composite)")
+_register_pinned("sdpa-flash", SDPBackend.FLASH_ATTENTION, "flash", ("cpu", "cuda"),
+                 "torch SDPA pinned to the flash backend (FlashAttention-2 on CUDA, a flash-style CPU kernel)")
+_register_pinned("sdpa-efficient", SDPBackend.EFFICIENT_ATTENTION, "efficient", ("cuda",),
+                 "torch SDPA pinned to the memory-efficient (xformers-style) backend")
+_register_pinned("sdpa-cudnn", SDPBackend.CUDNN_ATTENTION, "cudnn", ("cuda",),
+                 "torch SDPA pinned to the cuDNN fused attention backend")

@@ -1,0 +1,61 @@
+"""The `attnbench` command. Parses arguments, turns user mistakes into one-line errors, dispatches.
+
+Each subcommand lives in attnbench/commands/<name>.py with `add_parser(subparsers)` and `run(args)`;
+this file only wires them together, so adding a command never touches the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from attnbench.errors import AttnbenchError
+
+COMMANDS = ["list"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors look like ours: one line, the bad value, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"attnbench: error: {message} (see: {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from attnbench import __version__
+
+    parser = _Parser(prog="attnbench", description="Which attention should this model use on this GPU? "
+                                                   "Measured: kernels, training, inference.")
+    parser.add_argument("--version", action="version", version=f"attnbench {__version__}")
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py|MODULE",
+                        help="load your own attention variants (files or modules using @attnbench.register); "
+                             "repeatable")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"attnbench.commands.{name}").add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        from attnbench.attention.registry import load_plugin
+
+        for plugin in args.plugin:
+            load_plugin(plugin)
+        return importlib.import_module(f"attnbench.commands.{args.command}").run(args) or 0
+    except AttnbenchError as e:
+        print(f"attnbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("attnbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
