@@ -27,7 +27,7 @@ from attnbench.errors import AttnbenchError, UnsupportedError, closest
 KernelFn = Callable[..., "tuple[torch.Tensor, str]"]
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
 ENTRY_POINT_GROUP = "attnbench.attention"
-_NOT_VARIANTS = {"registry", "reference", "inputs", "masks"}
+_NOT_VARIANTS = {"registry", "reference", "inputs", "verify"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ class AttentionSpec:
     reference: Callable[..., torch.Tensor] | None = None
     # make_inputs(B, H, S, D, *, kv_heads, dtype, device, **options) -> (q, k, v); None: the default shapes.
     make_inputs: Callable[..., tuple[torch.Tensor, ...]] | None = None
+    # forward_flops(batch, heads, seq_q, seq_k, head_dim, v_head_dim, causal, **options) -> FLOPs of the work
+    # really done; None: dense or causal softmax attention (attnbench.measure.flops.CONVENTION).
+    forward_flops: Callable[..., float] | None = None
     # Options that make the variant non-trivial at small shapes (S=64, D=16): used by tests and CPU runs.
     example_options: dict[str, Any] = field(default_factory=dict)
     module: str = ""
@@ -72,6 +75,15 @@ class AttentionSpec:
             if not _importable(module):
                 return f"needs the optional package that provides '{module}'"
         return self.check(device) if self.check else None
+
+    def flops(self, batch, heads, seq_q, seq_k, head_dim, v_head_dim, causal, options) -> float:
+        """Forward FLOPs of one call, counting only the (q, k) work the variant really keeps."""
+        if self.forward_flops is not None:
+            return float(self.forward_flops(batch, heads, seq_q, seq_k, head_dim, v_head_dim, causal, **options))
+        from attnbench.measure.flops import attention_flops, causal_pairs, full_pairs
+
+        pairs = causal_pairs(seq_q) if causal else full_pairs(seq_q, seq_k)
+        return attention_flops(batch, heads, pairs, head_dim, "fwd", v_head_dim)
 
     def installed_fast_paths(self) -> list[str]:
         return [m for m in self.uses_if_installed if _importable(m)]
@@ -124,6 +136,19 @@ class Attention:
         gen = torch.Generator(device="cpu").manual_seed(seed)
         tensors = make(batch, heads, seq_len, head_dim, kv_heads=kv_heads, generator=gen, **self.options)
         return tuple(t.to(device=device, dtype=dtype).requires_grad_(requires_grad) for t in tensors)
+
+
+def masked_flops(kept_fraction: Callable[..., float]) -> Callable[..., float]:
+    """forward_flops for exact attention under a fixed mask: kept_fraction(seq_len, causal, **options)
+    is the share of the S x S pairs the mask keeps (e.g. a sliding window's band)."""
+
+    def forward_flops(batch, heads, seq_q, seq_k, head_dim, v_head_dim, causal, **options):
+        from attnbench.measure.flops import attention_flops
+
+        pairs = round(kept_fraction(seq_q, causal, **options) * seq_q * seq_k)
+        return attention_flops(batch, heads, pairs, head_dim, "fwd", v_head_dim)
+
+    return forward_flops
 
 
 _REGISTRY: dict[str, AttentionSpec] = {}

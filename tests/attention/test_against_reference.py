@@ -10,15 +10,15 @@ import torch
 
 from attnbench.attention.inputs import right_padding_mask
 from attnbench.attention.registry import all_specs, get_attention
+from attnbench.attention.verify import check_against_reference
 from attnbench.errors import UnsupportedError
-from tests.attention.tolerances import assert_close
 
 CPU = [("cpu", torch.float32)]
 GPU = [("cuda", torch.bfloat16), ("cuda", torch.float16)]
 
 
 def cases():
-    for name, spec in all_specs().items():
+    for name in all_specs():
         for device, dtype in CPU + GPU:
             marks = [pytest.mark.gpu] if device == "cuda" else []
             for causal in (False, True):
@@ -27,8 +27,7 @@ def cases():
                     yield pytest.param(name, device, dtype, causal, masked, id=tag, marks=marks)
 
 
-@pytest.mark.parametrize("name,device,dtype,causal,masked", list(cases()))
-def test_output_and_gradients_match_reference(name, device, dtype, causal, masked):
+def run_reference_check(name, device, dtype, causal, masked):
     spec = all_specs()[name]
     reason = spec.unavailable_reason(device)
     if reason:
@@ -37,22 +36,17 @@ def test_output_and_gradients_match_reference(name, device, dtype, causal, maske
         pytest.skip(f"{name} does not support this mask combination")
     B, H, S, D = (2, 4, 64, 16) if device == "cpu" else (2, 4, 256, 64)
     attn = get_attention(name, **spec.example_options)
-    q, k, v = attn.make_inputs(B, H, S, D, dtype=dtype, device=device, requires_grad=spec.backward, seed=1)
+    q, k, v = attn.make_inputs(B, H, S, D, dtype=dtype, device=device, seed=1)
     key_mask = right_padding_mask([S, S * 5 // 8], S, device=device) if masked else None
     try:
-        out = attn(q, k, v, causal=causal, key_mask=key_mask)
+        checks = check_against_reference(attn, q, k, v, causal=causal, key_mask=key_mask, grads=spec.backward)
     except UnsupportedError as e:
         pytest.skip(f"unsupported here: {e}")
     assert attn.last_backend, "a variant must say which kernel ran"
-    ref = attn.reference(q, k, v, causal=causal, key_mask=key_mask)
-    assert out.shape == ref.shape and out.dtype == dtype and out.device.type == device
-    assert_close(out, ref, dtype, f"{name} output [{attn.last_backend}]")
-    if not spec.backward:
-        return
-    grad_out = torch.randn(out.shape, generator=torch.Generator().manual_seed(2)).to(device=device, dtype=dtype)
-    got = torch.autograd.grad(out, (q, k, v), grad_out)
-    q64, k64, v64 = (t.detach().double().requires_grad_() for t in (q, k, v))
-    ref = attn.reference(q64, k64, v64, causal=causal, key_mask=key_mask)
-    want = torch.autograd.grad(ref, (q64, k64, v64), grad_out.double())
-    for label, g, w in zip("qkv", got, want):
-        assert_close(g, w, dtype, f"{name} d{label} [{attn.last_backend}]", factor=2.0)
+    failed = [str(c) for c in checks if not c.ok]
+    assert not failed, "\n".join(failed)
+
+
+@pytest.mark.parametrize("name,device,dtype,causal,masked", list(cases()))
+def test_output_and_gradients_match_reference(name, device, dtype, causal, masked):
+    run_reference_check(name, device, dtype, causal, masked)

@@ -1,0 +1,194 @@
+"""FlexAttention plumbing shared by flex, flex-sparse, sliding-window and alibi.
+
+One compiled flex_attention for the process, called behind a recompile guard; block masks cached per
+(mask, shape, device, key_mask) so timed loops do not rebuild them; a dense PyTorch path that computes
+the same function from the same mask_mod/score_mod where FlexAttention cannot run (CPU backward).
+
+The recompile trap: torch.compile keeps a limited number of compiled versions of flex_attention
+(torch._dynamo.config.recompile_limit, default 8, shared by every shape, dtype and mask). Past it,
+plain torch.compile silently runs the unfused eager implementation (20-40x slower) under the same
+name. Here the compiled function uses fullgraph=True, which turns hitting the limit into an error in
+any torch version, and each call that can compile (a call signature not seen before) runs under
+torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True). Calls
+with a seen signature skip the patch: it costs ~30 us per call, too much inside a timed loop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+
+import torch
+from torch.nn.attention.flex_attention import and_masks, create_block_mask, flex_attention
+
+from attnbench.attention.reference import expand_kv
+from attnbench.errors import AttnbenchError
+
+RECOMPILE_LIMIT = 64  # compiled versions of flex_attention allowed per process before we raise
+DENSE_LABEL = "dense reference (FlexAttention has no CPU backward)"
+_MAX_CACHED = 32
+
+
+def flex_check(device: torch.device) -> str | None:
+    """Availability: compiled FlexAttention on CUDA needs triton."""
+    if device.type == "cuda" and importlib.util.find_spec("triton") is None:
+        return "FlexAttention on CUDA needs triton (torch.compile's GPU backend)"
+    return None
+
+
+def resolve_compile(compile: bool | None, device: torch.device) -> bool:
+    """None = auto: compile on CUDA; on CPU stay eager (a first CPU compile costs 10-25 s)."""
+    return device.type == "cuda" if compile is None else bool(compile)
+
+
+def wants_grad(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def causal_mod(b, h, q_idx, kv_idx):
+    return kv_idx <= q_idx
+
+
+def padding_mod(key_mask_BS: torch.Tensor):
+    """mask_mod keeping real keys only (key_mask True = real token)."""
+
+    def padding(b, h, q_idx, kv_idx):
+        return key_mask_BS[b, kv_idx]
+
+    return padding
+
+
+def combined_mod(mask_mod, causal: bool, key_mask_BS):
+    """The variant's own mask_mod AND causal AND padding, or None when nothing is masked."""
+    mods = [m for m in (mask_mod, causal_mod if causal else None) if m is not None]
+    if key_mask_BS is not None:
+        mods.append(padding_mod(key_mask_BS))
+    if not mods:
+        return None
+    return mods[0] if len(mods) == 1 else and_masks(*mods)
+
+
+def _version(t: torch.Tensor | None):
+    try:
+        return None if t is None else t._version
+    except RuntimeError:  # inference tensors keep no version counter
+        return None
+
+
+_BLOCK_MASKS: dict[tuple, tuple] = {}
+
+
+def block_mask_for(mask_mod, causal: bool, key_mask_BS, sq: int, sk: int, device: torch.device):
+    """Cached BlockMask for these masks and shapes (None: nothing masked).
+
+    mask_mod must be a stable object (built by an lru_cache'd factory) for the cache to hit. A key_mask
+    hits only when it is the same tensor object, unmodified since (the entry keeps it alive, so its id
+    cannot be reused by another tensor).
+    """
+    key = (mask_mod, causal, sq, sk, str(device), None if key_mask_BS is None else id(key_mask_BS))
+    hit = _BLOCK_MASKS.get(key)
+    if hit is not None and hit[0] is key_mask_BS and hit[1] == _version(key_mask_BS):
+        return hit[2]
+    mod = combined_mod(mask_mod, causal, key_mask_BS)
+    batch = None if key_mask_BS is None else key_mask_BS.shape[0]
+    block_mask = None if mod is None else create_block_mask(mod, batch, None, sq, sk, device=device)
+    if len(_BLOCK_MASKS) >= _MAX_CACHED:
+        _BLOCK_MASKS.pop(next(iter(_BLOCK_MASKS)))
+    _BLOCK_MASKS[key] = (key_mask_BS, _version(key_mask_BS), block_mask)
+    return block_mask
+
+
+@lru_cache(maxsize=1)
+def compiled_flex():
+    """The process's one compiled flex_attention: static shapes, one graph (so limit hits raise)."""
+    return torch.compile(flex_attention, dynamic=False, fullgraph=True)
+
+
+_SEEN: dict[tuple, tuple] = {}  # call signatures already compiled -> the objects their ids name
+
+
+def run_flex(q_BHSD, k_BHSD, v_BHSD, *, block_mask, score_mod, scale, compile: bool):
+    """flex_attention, compiled or eager; a call that would need a compile past the limit raises."""
+    fn = compiled_flex() if compile else flex_attention  # eager flex also compiles (backend="eager")
+    gqa = q_BHSD.shape[1] != k_BHSD.shape[1]
+    tensors = (q_BHSD, k_BHSD, v_BHSD)
+    sig = (compile, torch.is_grad_enabled(), scale, id(block_mask), id(score_mod),
+           *((t.shape, t.stride(), t.dtype, t.device, t.requires_grad) for t in tensors))
+
+    def call():
+        return fn(*tensors, score_mod=score_mod, block_mask=block_mask, scale=scale, enable_gqa=gqa)
+
+    if sig in _SEEN:
+        return call()
+    import torch._dynamo as dynamo  # lazily: importing dynamo costs ~2 s
+
+    fail_type = getattr(dynamo.exc, "FailOnRecompileLimitHit", RuntimeError)
+    try:
+        with dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True):
+            out = call()
+    except fail_type as e:
+        raise AttnbenchError(
+            f"FlexAttention hit torch.compile's recompile limit ({RECOMPILE_LIMIT} compiled versions of "
+            "flex_attention in this process); stopping rather than silently running the unfused "
+            "fallback. Sweep fewer shapes/masks per process or raise "
+            "attnbench.attention._flex_common.RECOMPILE_LIMIT") from e
+    if len(_SEEN) >= 16 * _MAX_CACHED:
+        _SEEN.clear()
+    _SEEN[sig] = (block_mask, score_mod)
+    return out
+
+
+def dense_with_mods(q_BHSD, k_BHSD, v_BHSD, *, scale, mask_mod=None, score_mod=None):
+    """The function FlexAttention computes, densely and differentiably: the mods are evaluated on
+    broadcast index grids (b [B,1,1,1], h [1,H,1,1], q [1,1,Sq,1], kv [1,1,1,Sk]). Rows with no key -> 0."""
+    B, H, Sq, _ = q_BHSD.shape
+    Sk, dev = k_BHSD.shape[2], q_BHSD.device
+    k_BHSD, v_BHSD = expand_kv(k_BHSD, H), expand_kv(v_BHSD, H)
+    b, h = torch.arange(B, device=dev).view(B, 1, 1, 1), torch.arange(H, device=dev).view(1, H, 1, 1)
+    qi, kj = torch.arange(Sq, device=dev).view(1, 1, Sq, 1), torch.arange(Sk, device=dev).view(1, 1, 1, Sk)
+    scores_BHQK = torch.matmul(q_BHSD, k_BHSD.transpose(-2, -1)).float() * scale
+    if score_mod is not None:
+        scores_BHQK = score_mod(scores_BHQK, b, h, qi, kj)
+    if mask_mod is None:
+        probs = torch.softmax(scores_BHQK, dim=-1)
+    else:
+        keep = mask_mod(b, h, qi, kj).expand_as(scores_BHQK)
+        any_key = keep.any(dim=-1, keepdim=True)
+        scores_BHQK = scores_BHQK.masked_fill(~keep, float("-inf")).masked_fill(~any_key, 0.0)
+        probs = torch.softmax(scores_BHQK, dim=-1) * keep
+    return torch.matmul(probs.to(v_BHSD.dtype), v_BHSD)
+
+
+def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, score_mod=None):
+    """Run FlexAttention (or, on CPU with gradients, the labelled dense path) -> (out, backend)."""
+    if q.device.type == "cpu" and wants_grad(q, k, v):
+        mod = combined_mod(mask_mod, causal, key_mask)
+        return dense_with_mods(q, k, v, scale=scale, mask_mod=mod, score_mod=score_mod), DENSE_LABEL
+    compile = resolve_compile(compile, q.device)
+    block_mask = block_mask_for(mask_mod, causal, key_mask, q.shape[2], k.shape[2], q.device)
+    out = run_flex(q, k, v, block_mask=block_mask, score_mod=score_mod, scale=scale, compile=compile)
+    return out, "flex (compiled)" if compile else "flex (eager, unfused)"
+
+
+@lru_cache(maxsize=1)
+def flash_attn_func():
+    """flash_attn.flash_attn_func, or None when the package is absent or fails to import."""
+    if importlib.util.find_spec("flash_attn") is None:
+        return None
+    try:
+        from flash_attn import flash_attn_func as fn
+    except Exception:  # noqa: BLE001  built for another torch/CUDA: the flex path serves instead
+        return None
+    return fn
+
+
+def flash_attn_usable(q, k, key_mask) -> bool:
+    """flash_attn fits: CUDA half types, no padding mask, equal lengths (its windows align bottom-right)."""
+    return (q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and key_mask is None
+            and q.shape[2] == k.shape[2] and q.shape[-1] <= 256 and flash_attn_func() is not None)
+
+
+def call_flash_attn(q_BHSD, k_BHSD, v_BHSD, **kwargs):
+    """flash_attn_func takes [B, S, H, D]; transposed views keep the last stride 1, as it needs."""
+    out_BSHD = flash_attn_func()(*(t.transpose(1, 2) for t in (q_BHSD, k_BHSD, v_BHSD)), **kwargs)
+    return out_BSHD.transpose(1, 2)
