@@ -12,7 +12,7 @@ import sys
 
 from attnbench.errors import AttnbenchError
 
-COMMANDS = ["list"]
+COMMANDS = ["run", "list", "kernel"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,1 @@
+"""Benchmarks: each turns a config into measurement rows written to the results store. None plots."""

@@ -1,0 +1,31 @@
+"""How a failed measurement becomes a status: out-of-memory, unsupported, or error (with a reason)."""
+
+from __future__ import annotations
+
+import gc
+
+import torch
+
+from attnbench.errors import AttnbenchError
+
+
+def is_oom(e: BaseException) -> bool:
+    text = str(e).lower()
+    return isinstance(e, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text
+
+
+def classify(e: Exception) -> tuple[str, str]:
+    """(status, reason) for an exception raised while measuring."""
+    first_line = str(e).splitlines()[0][:300] if str(e) else ""
+    if is_oom(e):
+        return "oom", first_line
+    if isinstance(e, AttnbenchError):  # UnsupportedError, or a shape/option this variant cannot take
+        return "unsupported", str(e)
+    return "error", f"{type(e).__name__}: {first_line}"
+
+
+def free_memory(device: torch.device) -> None:
+    """Return what a failed or finished measurement held, so the next row starts clean."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -1,0 +1,200 @@
+"""The kernel benchmark: every variant x shape x causal x mode, checked against its reference, timed.
+
+One row per (variant, shape, causal, mode), written to the results store as soon as it is measured.
+The order of work for each row: build inputs and the zero-argument callable (all setup outside the
+timed region) -> first call (compile / autotune time, reported apart) -> steady-state timing ->
+peak memory -> FLOPs of the work really kept. The accuracy check runs once per (variant, shape,
+causal), before anything is timed; a failed check marks the rows 'invalid'. Out-of-memory,
+unsupported combinations and errors are rows with a status, and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from attnbench.attention.registry import Attention, dtype_from_name, get_attention
+from attnbench.bench.failures import classify, free_memory
+from attnbench.bench.kernel_check import check_shape
+from attnbench.errors import AttnbenchError, UnsupportedError
+from attnbench.measure.flops import CONVENTION, MODES, tflops
+from attnbench.measure.memory import peak_memory_mb
+from attnbench.measure.timing import time_first_call, time_fn
+
+STATUSES = ("ok", "invalid", "oom", "unsupported", "error")
+
+
+@dataclass
+class KernelConfig:
+    """What to sweep. List-valued fields are swept as a cartesian product; see `shapes()`."""
+
+    impls: list[str]
+    batch_size: list[int] = field(default_factory=lambda: [32])
+    seq_len: list[int] = field(default_factory=lambda: [1024])
+    num_heads: list[int] = field(default_factory=lambda: [32])
+    emb_dim: list[int] = field(default_factory=lambda: [2048])
+    head_dim: list[int] | None = None  # when given, emb_dim = num_heads * head_dim
+    kv_heads: int | None = None  # None: each variant's default (gqa: H/4, mla: 1, others: H)
+    tokens: int | None = None  # when given, batch = tokens // seq_len (constant work per row)
+    causal: list[bool] = field(default_factory=lambda: [False])
+    dtype: str = "bfloat16"
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    repeats: int = 30
+    warmup: int = 5
+    device: str = "cuda"
+    options: dict[str, Any] = field(default_factory=dict)  # given to every variant that has the option
+    per_impl_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # base options per variant
+    check: bool = True
+    check_budget_mb: int = 2048  # memory the float64 reference may use; longer checks run shorter
+    cross_check: bool = False  # also time each call with triton.testing.do_bench (CUDA)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Shape:
+    batch: int
+    seq_len: int
+    heads: int
+    head_dim: int
+    emb_dim: int
+
+
+def shapes(cfg: KernelConfig) -> list[Shape]:
+    """Expand the sweep; head size is emb_dim / num_heads as in the lab, unless --head-dim is given."""
+    out = []
+    head_pairs = []
+    for heads in cfg.num_heads:
+        if cfg.head_dim:
+            head_pairs += [(heads, d) for d in cfg.head_dim]
+            continue
+        for emb in cfg.emb_dim:
+            if emb % heads:
+                raise AttnbenchError(f"--emb-dim {emb} is not divisible by --num-heads {heads} "
+                                     f"(head size = emb_dim / num_heads); pick a divisor or give --head-dim")
+            head_pairs.append((heads, emb // heads))
+    for seq in cfg.seq_len:
+        if cfg.tokens:
+            if cfg.tokens < seq:
+                raise AttnbenchError(f"--tokens {cfg.tokens} is below --seq-len {seq}: batch would be 0")
+            batches = [cfg.tokens // seq]
+        else:
+            batches = cfg.batch_size
+        for batch, (heads, head_dim) in itertools.product(batches, head_pairs):
+            out.append(Shape(batch, seq, heads, head_dim, heads * head_dim))
+    return out
+
+
+def options_for(impl: str, cfg: KernelConfig) -> dict[str, Any]:
+    """The variant's base options, overridden by the options it shares with cfg.options."""
+    from attnbench.attention.registry import get_spec
+
+    valid = get_spec(impl).options()
+    return {**cfg.per_impl_options.get(impl, {}), **{k: v for k, v in cfg.options.items() if k in valid}}
+
+
+def build_all(cfg: KernelConfig) -> dict[str, Attention]:
+    """Build every variant up front, so a bad name or option fails before anything runs."""
+    dtype_from_name(cfg.dtype)
+    bad_modes = [m for m in cfg.modes if m not in MODES]
+    if bad_modes:
+        raise AttnbenchError(f"--mode {bad_modes[0]!r} is not valid; use {', '.join(MODES)} or all")
+    unused = set(cfg.options) - {k for impl in cfg.impls for k in options_for(impl, cfg)}
+    if unused:
+        raise AttnbenchError(f"option(s) {', '.join(sorted(unused))} belong to none of {', '.join(cfg.impls)}")
+    return {impl: get_attention(impl, **options_for(impl, cfg)) for impl in cfg.impls}
+
+
+def make_callable(attn: Attention, q, k, v, causal: bool, mode: str) -> Callable[[], Any]:
+    """The zero-argument callable to time; inputs, grad_out and (for bwd) the forward graph are setup."""
+    if mode == "fwd":
+        def fwd():
+            with torch.no_grad():
+                return attn(q, k, v, causal=causal)
+        return fwd
+    q, k, v = (t.detach().requires_grad_() for t in (q, k, v))
+    out = attn(q, k, v, causal=causal)
+    grad_out = torch.randn_like(out)
+    if mode == "bwd":
+        return lambda: torch.autograd.grad(out, (q, k, v), grad_out, retain_graph=True)
+
+    def fwd_bwd():
+        return torch.autograd.grad(attn(q, k, v, causal=causal), (q, k, v), grad_out)
+    return fwd_bwd
+
+
+def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops) -> dict:
+    """One row. Raises nothing but KeyboardInterrupt: failures become a status with a reason."""
+    spec = attn.spec
+    row: dict[str, Any] = {"impl": attn.name, "batch_size": shape.batch, "seq_len": shape.seq_len,
+                           "num_heads": shape.heads, "head_dim": shape.head_dim, "emb_dim": shape.emb_dim,
+                           "causal": causal, "dtype": cfg.dtype, "mode": mode, "device": str(device),
+                           "options": attn.options, "status": "ok", "reason": ""}
+    try:
+        if mode != "fwd" and not spec.backward:
+            raise UnsupportedError(f"{attn.name}: no backward pass")
+        q, k, v = attn.make_inputs(shape.batch, shape.heads, shape.seq_len, shape.head_dim,
+                                   kv_heads=cfg.kv_heads, dtype=dtype, device=device, seed=cfg.seed)
+        row.update(kv_heads=k.shape[1], head_dim=q.shape[-1], v_head_dim=v.shape[-1])
+        fn = make_callable(attn, q, k, v, causal, mode)
+        row["first_call_ms"] = time_first_call(fn, device)
+        timing = time_fn(fn, device=device, warmup=cfg.warmup, repeats=cfg.repeats, flush_l2=True)
+        row.update(timing.to_dict())
+        row["compile_ms"] = max(row["first_call_ms"] - timing.median_ms, 0.0)
+        row["backend"] = attn.last_backend
+        row["compiled"] = "compiled" in (attn.last_backend or "") and "not compiled" not in attn.last_backend
+        row["peak_memory_mb"] = peak_memory_mb(fn, device)
+        fwd_flops = spec.flops(shape.batch, shape.heads, shape.seq_len, shape.seq_len, q.shape[-1],
+                               v.shape[-1], causal, attn.options)
+        row["flops"] = fwd_flops * MODES[mode]
+        row["tflops"] = tflops(row["flops"], timing.median_ms)
+        row["pct_of_matmul_peak"] = 100 * row["tflops"] / ceiling_tflops if ceiling_tflops else None
+        if cfg.cross_check and device.type == "cuda":
+            row.update(_do_bench(fn, timing.median_ms))
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure is a data point, the sweep goes on
+        row["status"], row["reason"] = classify(e)
+    finally:
+        free_memory(device)
+    return row
+
+
+def _do_bench(fn, median_ms: float) -> dict:
+    """An independent timing of the same call by triton.testing.do_bench, to check our timer."""
+    try:
+        from triton.testing import do_bench
+    except ImportError:
+        return {"do_bench_ms": None}
+    ms = do_bench(fn, warmup=25, rep=200, return_mode="median")
+    return {"do_bench_ms": ms, "timer_vs_do_bench": median_ms / ms}
+
+
+def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceiling_tflops: float | None = None,
+                     on_progress: Callable[[str], None] = lambda label: None) -> None:
+    """Run the sweep; `on_row` gets every row as soon as it is measured (to store it at once).
+
+    ceiling_tflops: this device's measured matmul throughput, for each row's % of that ceiling.
+    """
+    attns = build_all(cfg)
+    device, dtype = torch.device(cfg.device), dtype_from_name(cfg.dtype)
+    for shape in shapes(cfg):
+        torch._dynamo.reset()  # a fresh compile per shape: no recompile-limit fallbacks, compile time per row
+        for causal, (impl, attn) in itertools.product(cfg.causal, attns.items()):
+            check = check_shape(cfg, attn, shape, causal, device, dtype) if cfg.check else {}
+            for mode in cfg.modes:
+                on_progress(f"{impl} B={shape.batch} S={shape.seq_len} H={shape.heads} D={shape.head_dim} "
+                            f"{'causal' if causal else 'full'} {mode}")
+                row = measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops)
+                row.update(check)
+                if check.get("check_ok") is False and row["status"] == "ok":
+                    row["status"], row["reason"] = "invalid", check["check_detail"]
+                if check.get("check_status") in ("unsupported", "oom", "error") and row["status"] == "ok":
+                    row["reason"] = f"accuracy not checked: {check['check_detail']}"
+                row["flop_convention"] = CONVENTION
+                on_row(row)

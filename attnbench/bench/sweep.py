@@ -1,0 +1,64 @@
+"""Sweep values on the command line: `1024`, `8,16,32,64`, `512:16384:x2` (doubling), `64:256:+64`."""
+
+from __future__ import annotations
+
+from attnbench.errors import AttnbenchError
+
+MAX_POINTS = 1000
+
+
+def parse_sweep(text: str | int, what: str) -> list[int]:
+    """Positive integers from a single value, a comma list, or a range START:STOP:xFACTOR|+STEP (inclusive)."""
+    if isinstance(text, int):
+        values = [text]
+    elif ":" in text:
+        values = _parse_range(text, what)
+    else:
+        values = [_positive(part, what, text) for part in text.split(",") if part.strip()]
+    if not values:
+        raise AttnbenchError(f"--{what} {text!r} gives no values")
+    if len(values) > MAX_POINTS:
+        raise AttnbenchError(f"--{what} {text!r} gives {len(values)} values; at most {MAX_POINTS}")
+    return values
+
+
+def _positive(part: str, what: str, text: str) -> int:
+    try:
+        value = int(part.strip())
+    except ValueError:
+        raise AttnbenchError(f"--{what} {text!r}: {part.strip()!r} is not an integer; "
+                             f"give N, N,M,..., START:STOP:xFACTOR or START:STOP:+STEP") from None
+    if value <= 0:
+        raise AttnbenchError(f"--{what} {text!r}: {value} must be a positive integer")
+    return value
+
+
+def _parse_range(text: str, what: str) -> list[int]:
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise AttnbenchError(f"--{what} {text!r}: a range is START:STOP:xFACTOR or START:STOP:+STEP")
+    start, stop = _positive(parts[0], what, text), _positive(parts[1], what, text)
+    step = parts[2].strip()
+    if stop < start:
+        raise AttnbenchError(f"--{what} {text!r}: STOP {stop} is below START {start}")
+    if step[:1] in ("x", "*"):
+        factor = _positive(step[1:], what, text)
+        if factor < 2:
+            raise AttnbenchError(f"--{what} {text!r}: the factor must be at least 2")
+        values, v = [], start
+        while v <= stop and len(values) <= MAX_POINTS:
+            values.append(v)
+            v *= factor
+        return values
+    increment = _positive(step.lstrip("+"), what, text)
+    return list(range(start, stop + 1, increment))[: MAX_POINTS + 1]
+
+
+def parse_bools(text: str, what: str) -> list[bool]:
+    """`true`, `false` or `both` -> [True], [False], [False, True]."""
+    table = {"true": [True], "yes": [True], "1": [True], "false": [False], "no": [False], "0": [False],
+             "both": [False, True]}
+    key = str(text).strip().lower()
+    if key not in table:
+        raise AttnbenchError(f"--{what} {text!r}: give true, false or both")
+    return table[key]

@@ -1,0 +1,77 @@
+"""Shared command-line pieces: variant names, KEY=VALUE variant options, device and dtype defaults."""
+
+from __future__ import annotations
+
+import torch
+
+from attnbench.attention.registry import all_specs, get_spec
+from attnbench.errors import AttnbenchError, closest
+
+
+def parse_impls(values: list[str]) -> list[str]:
+    """`--impl a b`, `--impl a,b` or `--impl all` -> registered names (unknown ones get a suggestion)."""
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    if not names:
+        raise AttnbenchError("--impl needs at least one variant name (or all)")
+    if "all" in names:
+        return list(all_specs())
+    for name in names:
+        get_spec(name)  # raises with the closest name
+    return list(dict.fromkeys(names))
+
+
+def _convert(text: str, default):
+    if isinstance(default, bool):
+        if text.lower() in ("true", "1", "yes"):
+            return True
+        if text.lower() in ("false", "0", "no"):
+            return False
+        raise ValueError("expected true or false")
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float):
+        return float(text)
+    if default is None:
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return {"none": None, "true": True, "false": False}.get(text.lower(), text)
+    return text
+
+
+def parse_variant_options(pairs: list[str], impls: list[str]) -> dict:
+    """`--opt window=256 --opt n_hashes=4` -> typed values, by each option's default in the variants."""
+    known = {}
+    for impl in impls:
+        for name, param in get_spec(impl).options().items():
+            known.setdefault(name, param.default)
+    options = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise AttnbenchError(f"--opt {pair!r}: write KEY=VALUE, e.g. --opt window=256")
+        key, text = (s.strip() for s in pair.split("=", 1))
+        if key not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise AttnbenchError(f"--opt {key!r} is an option of none of {', '.join(impls)}{closest(key, known)}; "
+                                 f"their options: {listed}")
+        try:
+            options[key] = _convert(text, known[key])
+        except ValueError as e:
+            raise AttnbenchError(f"--opt {key}={text!r}: {e}") from None
+    return options
+
+
+def resolve_device(name: str | None) -> str:
+    if name is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise AttnbenchError(f"--device {name!r}: use cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise AttnbenchError("--device cuda: PyTorch sees no CUDA device here (use --device cpu)")
+    return name
+
+
+def default_dtype(device: str) -> str:
+    return "bfloat16" if device == "cuda" else "float32"

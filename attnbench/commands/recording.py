@@ -1,0 +1,53 @@
+"""Run a benchmark into the results store with a progress bar: shared by every bench command.
+
+Rows are stored the moment they arrive, so Ctrl-C or a crash keeps everything measured so far and
+the run is marked 'interrupted' or 'failed' (ResultsStore.run does the marking).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+    TimeRemainingColumn
+
+from attnbench.results.environment import collect_environment
+from attnbench.results.store import ResultsStore
+
+console = Console(stderr=True)
+
+
+def record(kind: str, config: dict, device: str, db: str, total: int,
+           body: Callable[[Callable[[dict], None], Callable[[str], None]], None],
+           summary: Callable[[list[dict]], dict] | None = None, extra_env: dict | None = None):
+    """Start a run of `kind`, call body(on_row, on_progress), store each row at once; return (run_id, rows)."""
+    store = ResultsStore(db)
+    store.mark_stale_running()
+    environment = {**collect_environment(device), **(extra_env or {})}
+    rows: list[dict] = []
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("left"), TimeRemainingColumn()]
+    with store.run(kind, sys.argv, config, environment) as run_id, \
+            Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(kind, total=total)
+
+        def on_row(row: dict) -> None:
+            store.add_measurement(run_id, row, kind=kind)
+            rows.append(row)
+            progress.advance(task)
+
+        def on_progress(label: str) -> None:
+            progress.update(task, description=label)
+
+        try:
+            body(on_row, on_progress)
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}[/]")
+            raise
+        progress.update(task, description=f"{kind}: done")
+        if summary:
+            store.update_summary(run_id, summary(rows))
+    return run_id, rows

@@ -1,0 +1,1 @@
+"""Tables, plots and HTML from stored rows. A report never runs a model."""

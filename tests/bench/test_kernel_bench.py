@@ -1,0 +1,127 @@
+"""The kernel benchmark on the CPU: rows, statuses, the accuracy column, interruption, the CLI."""
+
+import json
+
+import pytest
+import torch
+
+from attnbench.attention import registry
+from attnbench.attention.sdpa import sdpa_call
+from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
+from attnbench.cli import main
+from attnbench.errors import AttnbenchError
+from attnbench.results.store import ResultsStore
+
+REQUIRED = {"impl", "batch_size", "seq_len", "num_heads", "head_dim", "causal", "dtype", "mode", "status",
+            "median_ms", "tflops", "peak_memory_mb", "max_abs_error", "backend"}
+SMALL = dict(batch_size=[1], seq_len=[32, 64], num_heads=[2], emb_dim=[32], dtype="float32", device="cpu",
+             repeats=2, warmup=1)
+
+
+@pytest.fixture
+def test_variants():
+    """Variants that misbehave on purpose: wrong results, out of memory, Ctrl-C on the 3rd call."""
+    calls = {"n": 0}
+
+    @registry.register("t-wrong", summary="scale off by 2", exact=True)
+    def wrong():
+        return lambda q, k, v, *, causal, key_mask, scale: (sdpa_call(q, k, v, causal=causal, key_mask=key_mask,
+                                                                      scale=2 * scale), "wrong")
+
+    @registry.register("t-oom", summary="always out of memory", exact=True)
+    def oom():
+        def kernel(q, k, v, *, causal, key_mask, scale):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+        return kernel
+
+    @registry.register("t-ctrl-c", summary="interrupted", exact=True)
+    def ctrl_c():
+        def kernel(q, k, v, *, causal, key_mask, scale):
+            calls["n"] += 1
+            if calls["n"] >= 3:
+                raise KeyboardInterrupt
+            return sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale), "ok until the 3rd call"
+        return kernel
+
+    yield
+    for name in ("t-wrong", "t-oom", "t-ctrl-c"):
+        registry._REGISTRY.pop(name, None)
+
+
+def _run(**kw):
+    rows = []
+    run_kernel_bench(KernelConfig(**{**SMALL, **kw}), on_row=rows.append, ceiling_tflops=1.0)
+    return rows
+
+
+def test_rows_hold_the_documented_keys_and_real_numbers():
+    rows = _run(impls=["eager", "sdpa"], causal=[False, True])
+    assert len(rows) == 2 * 2 * 2 * 3  # seq lens x causal x impls x modes
+    for r in rows:
+        assert REQUIRED <= set(r), REQUIRED - set(r)
+        assert r["status"] == "ok", r["reason"]
+        assert r["median_ms"] > 0 and r["min_ms"] <= r["median_ms"] <= r["max_ms"]
+        assert r["check_ok"] and r["rel_error"] < 1e-4
+        assert r["backend"]
+
+
+def test_causal_counts_half_the_flops():
+    rows = _run(impls=["eager"], causal=[False, True], seq_len=[64], modes=["fwd"])
+    full, causal = (r["flops"] for r in sorted(rows, key=lambda r: r["causal"]))
+    assert full == 4 * 1 * 2 * 64 * 64 * 16 and causal == 4 * 1 * 2 * (64 * 65 // 2) * 16
+    bwd = _run(impls=["eager"], seq_len=[64], modes=["bwd"])[0]
+    assert bwd["flops"] == 2.5 * full
+
+
+def test_failures_are_rows_and_the_sweep_goes_on(test_variants):
+    rows = _run(impls=["t-oom", "sdpa-cudnn", "t-wrong", "eager"], seq_len=[32], modes=["fwd"])
+    status = {r["impl"]: r for r in rows}
+    assert status["t-oom"]["status"] == "oom" and "8.00 GiB" in status["t-oom"]["reason"]
+    assert status["sdpa-cudnn"]["status"] == "unsupported" and "cuda" in status["sdpa-cudnn"]["reason"]
+    assert status["t-wrong"]["status"] == "invalid" and status["t-wrong"]["check_ok"] is False
+    assert status["eager"]["status"] == "ok"
+
+
+def test_an_interrupted_run_keeps_its_rows_and_is_marked(tmp_path, test_variants, capsys):
+    db = str(tmp_path / "r.db")
+    code = main(["kernel", "--impl", "eager,t-ctrl-c", "--device", "cpu", "--batch-size", "1",
+                 "--seq-len", "32", "--num-heads", "2", "--emb-dim", "32", "--repeats", "2", "--mode", "fwd",
+                 "--no-check", "--db", db])
+    assert code == 130
+    store = ResultsStore(db)
+    run = store.get_run(store.resolve_run("last"))
+    assert run["status"] == "interrupted"
+    kept = store.measurements(run["id"])
+    assert [r["impl"] for r in kept] == ["eager"]  # measured before Ctrl-C, still there
+
+
+def test_cli_writes_json_with_the_documented_keys(tmp_path):
+    out = tmp_path / "rows.json"
+    code = main(["kernel", "--impl", "eager", "sdpa", "--device", "cpu", "--batch-size", "1", "--seq-len", "32",
+                 "--num-heads", "2", "--emb-dim", "32", "--repeats", "2", "--mode", "fwd", "--output", str(out),
+                 "--db", str(tmp_path / "r.db")])
+    assert code == 0
+    rows = json.loads(out.read_text())
+    assert len(rows) == 2 and all(REQUIRED <= set(r) for r in rows)
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--seq-len", "abc"], "'abc' is not an integer"),
+    (["--impl", "flahs2"], "did you mean 'flash2'"),
+    (["--emb-dim", "100", "--num-heads", "3"], "not divisible"),
+    (["--mode", "sideways"], "sideways"),
+    (["--opt", "windw=3", "--impl", "sliding-window"], "did you mean 'window'"),
+    (["--dtype", "float8"], "float8"),
+    (["--causal", "maybe"], "true, false or both"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(argv, fragment, capsys, tmp_path):
+    assert main(["kernel", "--device", "cpu", "--db", str(tmp_path / "r.db"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and "Traceback" not in err and err.count("\n") == 0, err
+
+
+def test_tokens_keep_batch_times_length_constant():
+    cfg = KernelConfig(impls=["eager"], tokens=4096, seq_len=[512, 1024, 2048], num_heads=[4], emb_dim=[256])
+    assert [(s.batch, s.seq_len) for s in shapes(cfg)] == [(8, 512), (4, 1024), (2, 2048)]
+    with pytest.raises(AttnbenchError, match="below --seq-len"):
+        shapes(KernelConfig(impls=["eager"], tokens=100, seq_len=[512]))
