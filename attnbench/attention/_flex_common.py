@@ -8,9 +8,10 @@ The recompile trap: torch.compile keeps a limited number of compiled versions of
 (torch._dynamo.config.recompile_limit, default 8, shared by every shape, dtype and mask). Past it,
 plain torch.compile silently runs the unfused eager implementation (20-40x slower) under the same
 name. Here the compiled function uses fullgraph=True, which turns hitting the limit into an error in
-any torch version, and each call that can compile (a call signature not seen before) runs under
-torch._dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True). Calls
-with a seen signature skip the patch: it costs ~30 us per call, too much inside a timed loop.
+any torch version, and the first flex call raises the process's limit to at least RECOMPILE_LIMIT and
+sets fail_on_recompile_limit_hit. A per-call config patch was tried and dropped: dynamo recompiles on
+state a call signature cannot see (grad mode after torch._dynamo.reset(), say), and the patch costs
+~30 us per call inside timed loops. The kernel benchmark also resets dynamo at every new shape.
 """
 
 from __future__ import annotations
@@ -104,38 +105,30 @@ def compiled_flex():
     return torch.compile(flex_attention, dynamic=False, fullgraph=True)
 
 
-_SEEN: dict[tuple, tuple] = {}  # call signatures already compiled -> the objects their ids name
+@lru_cache(maxsize=None)
+def _guard_recompiles() -> type:
+    """Raise the recompile limit once for the process and make hitting it an error; return its exception."""
+    import torch._dynamo as dynamo  # lazily: importing dynamo costs ~2 s
+
+    dynamo.config.recompile_limit = max(dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+    dynamo.config.fail_on_recompile_limit_hit = True
+    return getattr(dynamo.exc, "FailOnRecompileLimitHit", RuntimeError)
 
 
 def run_flex(q_BHSD, k_BHSD, v_BHSD, *, block_mask, score_mod, scale, compile: bool):
     """flex_attention, compiled or eager; a call that would need a compile past the limit raises."""
     fn = compiled_flex() if compile else flex_attention  # eager flex also compiles (backend="eager")
-    gqa = q_BHSD.shape[1] != k_BHSD.shape[1]
-    tensors = (q_BHSD, k_BHSD, v_BHSD)
-    sig = (compile, torch.is_grad_enabled(), scale, id(block_mask), id(score_mod),
-           *((t.shape, t.stride(), t.dtype, t.device, t.requires_grad) for t in tensors))
-
-    def call():
-        return fn(*tensors, score_mod=score_mod, block_mask=block_mask, scale=scale, enable_gqa=gqa)
-
-    if sig in _SEEN:
-        return call()
-    import torch._dynamo as dynamo  # lazily: importing dynamo costs ~2 s
-
-    fail_type = getattr(dynamo.exc, "FailOnRecompileLimitHit", RuntimeError)
+    fail_type = _guard_recompiles()
     try:
-        with dynamo.config.patch(recompile_limit=RECOMPILE_LIMIT, fail_on_recompile_limit_hit=True):
-            out = call()
+        return fn(q_BHSD, k_BHSD, v_BHSD, score_mod=score_mod, block_mask=block_mask, scale=scale,
+                  enable_gqa=q_BHSD.shape[1] != k_BHSD.shape[1])
     except fail_type as e:
+        import torch._dynamo as dynamo
+
         raise AttnbenchError(
-            f"FlexAttention hit torch.compile's recompile limit ({RECOMPILE_LIMIT} compiled versions of "
-            "flex_attention in this process); stopping rather than silently running the unfused "
-            "fallback. Sweep fewer shapes/masks per process or raise "
-            "attnbench.attention._flex_common.RECOMPILE_LIMIT") from e
-    if len(_SEEN) >= 16 * _MAX_CACHED:
-        _SEEN.clear()
-    _SEEN[sig] = (block_mask, score_mod)
-    return out
+            f"FlexAttention hit torch.compile's recompile limit ({dynamo.config.recompile_limit} compiled "
+            "versions of flex_attention in this process); stopping rather than silently running the unfused "
+            "fallback. Sweep fewer shapes/masks per process or raise torch._dynamo.config.recompile_limit") from e
 
 
 def dense_with_mods(q_BHSD, k_BHSD, v_BHSD, *, scale, mask_mod=None, score_mod=None):

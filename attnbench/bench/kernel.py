@@ -155,7 +155,7 @@ def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops) -
         row["tflops"] = tflops(row["flops"], timing.median_ms)
         row["pct_of_matmul_peak"] = 100 * row["tflops"] / ceiling_tflops if ceiling_tflops else None
         if cfg.cross_check and device.type == "cuda":
-            row.update(_do_bench(fn, timing.median_ms))
+            row.update(_do_bench(fn, timing.median_ms, cfg.repeats))
     except KeyboardInterrupt:
         raise
     except Exception as e:  # noqa: BLE001 - every failure is a data point, the sweep goes on
@@ -165,13 +165,17 @@ def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops) -
     return row
 
 
-def _do_bench(fn, median_ms: float) -> dict:
-    """An independent timing of the same call by triton.testing.do_bench, to check our timer."""
+def _do_bench(fn, median_ms: float, repeats: int) -> dict:
+    """An independent timing of the same call by triton.testing.do_bench, to check our timer.
+
+    It runs about as long as our own timing did: over longer runs the GPU's clocks sag under
+    sustained load, and the two would then measure different clock states, not different timers.
+    """
     try:
         from triton.testing import do_bench
     except ImportError:
         return {"do_bench_ms": None}
-    ms = do_bench(fn, warmup=25, rep=200, return_mode="median")
+    ms = do_bench(fn, warmup=max(5 * median_ms, 1.0), rep=max(repeats * median_ms, 5.0), return_mode="median")
     return {"do_bench_ms": ms, "timer_vs_do_bench": median_ms / ms}
 
 

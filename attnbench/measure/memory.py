@@ -12,6 +12,7 @@ memory; the peak of their running sum during the call is the answer. Memory that
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -46,8 +47,10 @@ def _peak_cpu(fn: Callable[[], object]) -> float | None:
         prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
     except Exception:  # noqa: BLE001 - a profiler we cannot start means "not measured"
         return None
-    with prof:
-        fn()  # exceptions from fn itself propagate: they are the caller's business
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # profiler chatter (e.g. "clears events at the end...")
+        with prof:
+            fn()  # exceptions from fn itself propagate: they are the caller's business
     try:
         events = [
             (e.start_ns(), e.nbytes())

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The GPU session behind docs/benchmarks/kernels.md: GPU tests, then the kernel figures.
+# Usage, from the repository root on a CUDA machine:  bash benchmarks/gpu_kernels.sh STAGE [STAGE ...]
+#   stages: tests d128 d64 long      Results go to $OUT (default attnbench-results/gpu) as gpu.tar.gz.
+# Optional wheels in .whl/ (e.g. flash-linear-attention, fla-core) are installed to /tmp/site first.
+set -uo pipefail
+out=${OUT:-attnbench-results/gpu}
+work=$out/work
+mkdir -p "$work"
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+ab() { python3 -m attnbench "$@"; }
+db=$work/results.db
+common=(--dtype bfloat16 --num-heads 16 --tokens 16384 --cross-check --db "$db")
+nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm --format=csv > "$work/gpu.txt"
+python3 -c "import torch, triton, transformers; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), triton.__version__, transformers.__version__)" >> "$work/gpu.txt"
+cat "$work/gpu.txt"
+for stage in "$@"; do
+  echo "=== stage $stage ($(date +%T))"
+  case $stage in
+    tests) timeout 260 python3 -m pytest -q -m gpu tests -p no:cacheprovider -rs -n 6 > "$work/gpu_tests.log" 2>&1
+           echo "pytest exit $?"; grep -E "passed|failed|FAILED|Error" "$work/gpu_tests.log" | tail -25 ;;
+    d128) timeout 420 python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 128 --seq-len 1024,4096,16384 \
+            --causal both --mode fwd --output "$work/d128_fwd.json" --plot "$work/plots_d128" > "$work/d128.log" 2>&1
+          echo "exit $?" ;;
+    d128-16k) timeout 150 python3 -m attnbench kernel --impl sdpa-cudnn,sdpa-flash,flex,flex-sparse,sliding-window,alibi,gqa,linear,lsh,eager \
+            "${common[@]}" --head-dim 128 --seq-len 4096,16384 --causal both --mode fwd --repeats 20 \
+            --output "$work/d128_16k.json" > "$work/d128_16k.log" 2>&1
+          echo "exit $?" ;;
+    d64-4k) timeout 50 python3 -m attnbench kernel --impl sdpa-cudnn,sdpa-flash,flex "${common[@]}" --head-dim 64 \
+            --seq-len 4096 --causal --mode fwd,bwd --output "$work/d64_4k.json" > "$work/d64_4k.log" 2>&1
+          echo "exit $?" ;;
+    d64) timeout 420 python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 64 --seq-len 512:16384:x2 \
+           --causal --mode fwd,bwd --output "$work/d64.json" --plot "$work/plots_d64" > "$work/d64.log" 2>&1
+         echo "exit $?" ;;
+    long) timeout 100 python3 -m attnbench kernel --impl sdpa-cudnn,eager,linear,lsh,sliding-window --dtype bfloat16 \
+            --batch-size 1 --num-heads 16 --head-dim 64 --seq-len 8192:131072:x2 --causal --mode fwd --repeats 10 \
+            --db "$db" --output "$work/long.json" --plot "$work/plots_long" > "$work/long.log" 2>&1
+          echo "exit $?" ;;
+    *) echo "unknown stage $stage" ;;
+  esac
+done
+python3 benchmarks/summarize_rows.py "$work"/*.json 2>&1 | tee "$work/summary.txt"
+tar czf "$out/gpu.tar.gz" -C "$work" .
