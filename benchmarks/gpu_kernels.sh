@@ -40,6 +40,14 @@ for stage in "$@"; do
             --batch-size 1 --num-heads 16 --head-dim 64 --seq-len 8192:131072:x2 --causal --mode fwd --repeats 10 \
             --db "$db" --output "$work/long.json" --plot "$work/plots_long" > "$work/long.log" 2>&1
           echo "exit $?" ;;
+    d128-16k-b) timeout 120 python3 -m attnbench kernel --impl sdpa-cudnn,sdpa-flash,flex,flex-sparse,sliding-window,alibi,gqa,eager \
+            "${common[@]}" --head-dim 128 --seq-len 16384 --causal both --mode fwd --repeats 10 \
+            --output "$work/d128_16k_b.json" > "$work/d128_16k_b.log" 2>&1
+          echo "exit $?" ;;
+    long-b) timeout 150 python3 -m attnbench kernel --impl sdpa-cudnn,linear,lsh,sliding-window,eager --dtype bfloat16 \
+            --batch-size 1 --num-heads 16 --head-dim 64 --seq-len 32768:131072:x2 --causal --mode fwd --repeats 5 \
+            --db "$db" --output "$work/long_b.json" > "$work/long_b.log" 2>&1
+          echo "exit $?" ;;
     *) echo "unknown stage $stage" ;;
   esac
 done

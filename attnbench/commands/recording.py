@@ -6,7 +6,9 @@ the run is marked 'interrupted' or 'failed' (ResultsStore.run does the marking).
 
 from __future__ import annotations
 
+import signal
 import sys
+from contextlib import contextmanager
 from typing import Callable
 
 from rich.console import Console
@@ -19,6 +21,23 @@ from attnbench.results.store import ResultsStore
 console = Console(stderr=True)
 
 
+@contextmanager
+def sigterm_as_interrupt():
+    """`kill` or a job time limit (SIGTERM) ends a run like Ctrl-C does: marked interrupted, rows kept."""
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def record(kind: str, config: dict, device: str, db: str, total: int,
            body: Callable[[Callable[[dict], None], Callable[[str], None]], None],
            summary: Callable[[list[dict]], dict] | None = None, extra_env: dict | None = None):
@@ -29,7 +48,7 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
     rows: list[dict] = []
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("left"), TimeRemainingColumn()]
-    with store.run(kind, sys.argv, config, environment) as run_id, \
+    with sigterm_as_interrupt(), store.run(kind, sys.argv, config, environment) as run_id, \
             Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(kind, total=total)
 
