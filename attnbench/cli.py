@@ -12,7 +12,7 @@ import sys
 
 from attnbench.errors import AttnbenchError
 
-COMMANDS = ["run", "list", "kernel"]
+COMMANDS = ["run", "list", "kernel", "plots"]
 
 
 class _Parser(argparse.ArgumentParser):

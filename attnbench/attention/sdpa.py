@@ -7,6 +7,7 @@ signature and reported, so no row hides which kernel it timed.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import torch
@@ -70,6 +71,11 @@ def build_auto():
     return sdpa
 
 
+def _reason(message) -> str:
+    """PyTorch's warning text without its "(Triggered internally at file:line.)" suffix."""
+    return re.sub(r"\s*\(Triggered internally at [^)]*\)", "", str(message).split("\n")[0]).strip()
+
+
 def pinned_sdpa(backend: SDPBackend, label: str):
     """A kernel that runs SDPA with only `backend` allowed, and says why when that is impossible."""
 
@@ -81,7 +87,7 @@ def pinned_sdpa(backend: SDPBackend, label: str):
             except RuntimeError as e:
                 if "No available kernel" not in str(e):
                     raise
-                reasons = "; ".join(dict.fromkeys(str(w.message).split("\n")[0] for w in caught))
+                reasons = "; ".join(dict.fromkeys(_reason(w.message) for w in caught))
                 raise UnsupportedError(
                     f"torch sdpa {label} backend cannot run these inputs"
                     f"{': ' + reasons if reasons else ''}") from None

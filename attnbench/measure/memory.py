@@ -12,8 +12,11 @@ memory; the peak of their running sum during the call is the answer. Memory that
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import torch
 
@@ -40,6 +43,26 @@ def _peak_cuda(fn: Callable[[], object], dev: torch.device) -> float:
     return max(torch.cuda.max_memory_allocated(dev) - baseline, 0) / MIB
 
 
+@contextmanager
+def _native_stderr_silenced():
+    """Some CPU builds of torch print "USDT: ... profiler_start/stop" from C++ straight to fd 2 at every
+    profiler start and stop; in a benchmark that profiles each row that buries the output. Only the
+    start and stop calls are silenced, never the measured function."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _peak_cpu(fn: Callable[[], object]) -> float | None:
     try:
         from torch.profiler import ProfilerActivity, profile
@@ -49,8 +72,13 @@ def _peak_cpu(fn: Callable[[], object]) -> float | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # profiler chatter (e.g. "clears events at the end...")
-        with prof:
+        with _native_stderr_silenced():
+            prof.start()
+        try:
             fn()  # exceptions from fn itself propagate: they are the caller's business
+        finally:
+            with _native_stderr_silenced():
+                prof.stop()
     try:
         events = [
             (e.start_ns(), e.nbytes())

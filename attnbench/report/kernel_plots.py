@@ -33,6 +33,7 @@ def plot_kernel_rows(rows: list[dict], out_dir: str, prefix: str = "kernel") -> 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     ok = [r for r in rows if r["status"] == "ok"]
     x_param = swept_parameter(rows) or "seq_len"
@@ -40,6 +41,9 @@ def plot_kernel_rows(rows: list[dict], out_dir: str, prefix: str = "kernel") -> 
     if not ok or not modes:
         return []
     os.makedirs(out_dir, exist_ok=True)
+    impls = sorted({r["impl"] for r in ok})
+    palette = plt.get_cmap("tab10" if len(impls) <= 10 else "tab20")
+    color = {impl: palette(i % palette.N) for i, impl in enumerate(impls)}  # one colour per variant, in every figure
     paths = []
     for metric, ylabel in METRICS:
         fig, axes = plt.subplots(1, len(modes), figsize=(5.2 * len(modes), 4.2), squeeze=False)
@@ -50,8 +54,7 @@ def plot_kernel_rows(rows: list[dict], out_dir: str, prefix: str = "kernel") -> 
                     lines[(r["impl"], r["causal"])].append((r[x_param], r[metric]))
             for (impl, causal), points in sorted(lines.items()):
                 xs, ys = zip(*sorted(points))
-                ax.plot(xs, ys, marker="o", ms=3, linestyle="-" if causal else "--",
-                        label=f"{impl}{' (causal)' if causal else ''}")
+                ax.plot(xs, ys, marker="o", ms=3, linestyle="-" if causal else "--", color=color[impl])
             xs_all = [r[x_param] for r in ok]
             if _doubles(sorted(set(xs_all))):
                 ax.set_xscale("log", base=2)
@@ -62,12 +65,15 @@ def plot_kernel_rows(rows: list[dict], out_dir: str, prefix: str = "kernel") -> 
             ax.set_xlabel(LABELS[x_param])
             ax.set_ylabel(ylabel)
             ax.grid(True, alpha=0.3)
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(6, max(1, len(labels))), fontsize=8)
+        handles = [Line2D([], [], color=color[i], marker="o", ms=3, label=i) for i in impls]
+        styles = {r["causal"] for r in ok}
+        handles += [Line2D([], [], color="black", linestyle=ls, label=label)
+                    for flag, ls, label in ((True, "-", "causal"), (False, "--", "not causal")) if flag in styles]
+        fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
         fig.suptitle(f"{ylabel} vs {LABELS[x_param]}")
-        fig.tight_layout(rect=(0, 0.1, 1, 0.95))
+        fig.tight_layout()
         path = os.path.join(out_dir, f"{prefix}_{metric}.png")
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         paths.append(path)
     return paths

@@ -426,6 +426,6 @@ class ResultsStore:
             lo, hi = self._conn.execute("SELECT MIN(id), MAX(id) FROM runs").fetchone()
             known = f"ids {lo}..{hi}" if lo is not None else "no runs yet"
             raise AttnbenchError(
-                f"no run with id {run_id} in {self.path} ({known}; try `attnbench results list`)"
+                f"no run with id {run_id} in {self.path} ({known})"
             )
         return row[0]
