@@ -3,8 +3,8 @@
 Shared query/key: the `k` argument is IGNORED (only its shape is checked by the call contract).
 The keys are the queries, length-normalized as in Reformer: k_j = q_j / ||q_j||, and the scores are
 q_i . k_j * scale. `v` is used as the values; with fewer kv heads (GQA), v is expanded to the query
-heads with repeat_interleave (head h reads v head h // (H // Hkv)). k gets an exact zero gradient:
-it is tied into the graph only so that autograd.grad over (q, k, v) works.
+heads with repeat_interleave (head h reads v head h // (H // Hkv)). k is not in the graph: its
+gradient is None (zero), which attnbench.attention.verify.input_grads treats as zeros.
 
 Per round r (n_hashes rounds): angular LSH of q (argmax over [xR, -xR], R a random [D, n_buckets/2]
 rotation drawn from torch.Generator(seed), shared by all batches and heads), n_buckets =
@@ -158,7 +158,7 @@ def lsh_reference(q, k, v, *, causal=False, key_mask=None, scale=None, bucket_si
     out_RBHSE = torch.stack([o for o, _ in rounds])
     lse_RBHS = torch.stack([lse for _, lse in rounds])
     w_RBHS = torch.softmax(lse_RBHS.masked_fill(lse_RBHS == float("-inf"), -1e300), dim=0)
-    return (w_RBHS[..., None] * out_RBHSE).sum(dim=0) + k[:0].sum()  # k: zero gradient, see top
+    return (w_RBHS[..., None] * out_RBHSE).sum(dim=0)
 
 
 def lsh_flops(batch, heads, seq_q, seq_k, head_dim, v_head_dim, causal, *, bucket_size=BUCKET_SIZE,
@@ -184,6 +184,6 @@ def build(bucket_size: int = BUCKET_SIZE, n_hashes: int = N_HASHES, seed: int = 
             raise UnsupportedError(f"lsh: shared-QK attention needs Sq == Sk; got {q.shape[2]} and {k.shape[2]}")
         out = lsh_attention(q, expand_kv(v, q.shape[1]), causal=causal, key_mask_BS=key_mask, scale=scale,
                             bucket_size=bucket_size, n_hashes=n_hashes, seed=seed)
-        return out.to(q.dtype) + k[:0].sum(), f"lsh (pytorch, n_hashes={n_hashes}, chunk={bucket_size})"
+        return out.to(q.dtype), f"lsh (pytorch, n_hashes={n_hashes}, chunk={bucket_size})"
 
     return lsh

@@ -48,6 +48,12 @@ def compare(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype, wh
     return Check(what, rel, diff.abs().max().item(), REL_TOL[dtype] * factor)
 
 
+def input_grads(out, inputs, grad_out, retain_graph=False):
+    """d(out)/d(inputs), with zeros for inputs a variant does not use (lsh ignores k: shared QK)."""
+    grads = torch.autograd.grad(out, inputs, grad_out, retain_graph=retain_graph, allow_unused=True)
+    return tuple(torch.zeros_like(t) if g is None else g for g, t in zip(grads, inputs))
+
+
 def check_against_reference(attn, q, k, v, *, causal=False, key_mask=None, grads=True, seed=0) -> list[Check]:
     """Run `attn` and its float64 reference on the same inputs; compare output and dq, dk, dv."""
     q, k, v = (t.detach().requires_grad_(grads) for t in (q, k, v))
@@ -59,7 +65,7 @@ def check_against_reference(attn, q, k, v, *, causal=False, key_mask=None, grads
     if grads:
         gen = torch.Generator().manual_seed(seed)
         grad_out = torch.randn(out.shape, generator=gen).to(device=out.device, dtype=out.dtype)
-        got = torch.autograd.grad(out, (q, k, v), grad_out)
-        want = torch.autograd.grad(ref, (q64, k64, v64), grad_out.double())
+        got = input_grads(out, (q, k, v), grad_out)
+        want = input_grads(ref, (q64, k64, v64), grad_out.double())
         checks += [compare(g, w, q.dtype, f"{label} d{n}", GRAD_FACTOR) for n, g, w in zip("qkv", got, want)]
     return checks

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import torch
 
 from attnbench.attention.registry import Attention, dtype_from_name, get_attention
+from attnbench.attention.verify import input_grads
 from attnbench.bench.failures import classify, free_memory
 from attnbench.bench.kernel_check import check_shape
 from attnbench.errors import AttnbenchError, UnsupportedError
@@ -121,10 +122,10 @@ def make_callable(attn: Attention, q, k, v, causal: bool, mode: str) -> Callable
     out = attn(q, k, v, causal=causal)
     grad_out = torch.randn_like(out)
     if mode == "bwd":
-        return lambda: torch.autograd.grad(out, (q, k, v), grad_out, retain_graph=True)
+        return lambda: input_grads(out, (q, k, v), grad_out, retain_graph=True)
 
     def fwd_bwd():
-        return torch.autograd.grad(attn(q, k, v, causal=causal), (q, k, v), grad_out)
+        return input_grads(attn(q, k, v, causal=causal), (q, k, v), grad_out)
     return fwd_bwd
 
 
