@@ -16,7 +16,9 @@ state a call signature cannot see (grad mode after torch._dynamo.reset(), say), 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import warnings
 from functools import lru_cache
 
 import torch
@@ -119,9 +121,13 @@ def run_flex(q_BHSD, k_BHSD, v_BHSD, *, block_mask, score_mod, scale, compile: b
     """flex_attention, compiled or eager; a call that would need a compile past the limit raises."""
     fn = compiled_flex() if compile else flex_attention  # eager flex also compiles (backend="eager")
     fail_type = _guard_recompiles()
+    quiet = contextlib.nullcontext() if compile else warnings.catch_warnings()
     try:
-        return fn(q_BHSD, k_BHSD, v_BHSD, score_mod=score_mod, block_mask=block_mask, scale=scale,
-                  enable_gqa=q_BHSD.shape[1] != k_BHSD.shape[1])
+        with quiet:
+            if not compile:  # uncompiled on purpose (CPU default): the backend string says "eager, unfused"
+                warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
+            return fn(q_BHSD, k_BHSD, v_BHSD, score_mod=score_mod, block_mask=block_mask, scale=scale,
+                      enable_gqa=q_BHSD.shape[1] != k_BHSD.shape[1])
     except fail_type as e:
         import torch._dynamo as dynamo
 

@@ -38,6 +38,15 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def describe(row: dict) -> str:
+    """One line for a row: what it measured and how it went."""
+    what = " ".join(f"{k}={row[k]}" for k in ("impl", "seq_len", "mode") if k in row)
+    if row.get("status", "ok") not in ("ok",):
+        return f"{what} {row['status']}: {row.get('reason', '')[:100]}"
+    ms = row.get("median_ms")
+    return f"{what} ok" + (f" {ms:.3g} ms" if ms is not None else "")
+
+
 def record(kind: str, config: dict, device: str, db: str, total: int,
            body: Callable[[Callable[[dict], None], Callable[[str], None]], None],
            summary: Callable[[list[dict]], dict] | None = None, extra_env: dict | None = None):
@@ -56,6 +65,8 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
             store.add_measurement(run_id, row, kind=kind)
             rows.append(row)
             progress.advance(task)
+            if not console.is_terminal:  # no live bar in logs and CI: one line per row instead
+                console.print(f"[{len(rows)}/{total}] {describe(row)}", highlight=False)
 
         def on_progress(label: str) -> None:
             progress.update(task, description=label)
