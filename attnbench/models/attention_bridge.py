@@ -1,0 +1,166 @@
+"""The one door between Hugging Face attention layers and attnbench kernels.
+
+transformers 5 attention layers call `ALL_ATTENTION_FUNCTIONS[config._attn_implementation]` as
+
+    fn(module, query [B, H, Sq, D], key [B, Hkv, Sk, D], value [B, Hkv, Sk, Dv], attention_mask,
+       dropout=p, scaling=s, **kwargs) -> (out [B, Sq, H, Dv], weights or None)
+
+(GPT-2 passes no is_causal: the layer's `module.is_causal` says it). We register one such function,
+`attnbench_attention`, under "attnbench:<variant>"; it finds the installed kernel on the layer
+(`module.attnbench_handle`, set by use_attention), so one name serves every model.
+
+Masks. The model builds its mask through `AttentionMaskInterface[implementation]`; for a name
+with no mask function it passes attention_mask=None, padding or not (masking_utils,
+`_preprocess_mask_arguments`: verified in transformers 5.23). So every name we register gets
+transformers' `sdpa_mask` too: a bool [B, 1, Sq, Sk] (True = may attend), or None when the mask
+is plain causal without padding. `key_mask_from_hf` turns it into attnbench's contract
+(causal flag + key_mask bool [B, Sk]) and checks that nothing is lost; masks that are not
+"causal (or full) + key padding" (packed sequences, custom 4-D masks with biases) raise.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import AttentionInterface, AttentionMaskInterface
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+from attnbench.attention.registry import Attention
+from attnbench.errors import AttnbenchError, UnsupportedError
+
+HANDLE_ATTR = "attnbench_handle"  # attribute on each attention layer that routes to a kernel
+
+
+def implementation_name(variant: str) -> str:
+    """"attnbench:<variant>", except that "flash" is written "fa": transformers treats any
+    implementation name containing "flash" as a FlashAttention request and tries to load a hub
+    kernel for it (set_attn_implementation raises), so "flash2" is registered as "attnbench:fa2"."""
+    return "attnbench:" + variant.replace("flash", "fa")
+
+
+def register_implementation(implementation: str) -> None:
+    """Register the attention function AND its mask function: without the latter the model
+    silently passes no padding mask at all."""
+    AttentionInterface.register(implementation, attnbench_attention)
+    AttentionMaskInterface.register(implementation, sdpa_mask)
+
+
+class AttentionHandle:
+    """What use_attention installed in one model, and what ran since.
+
+    calls: kernel invocations (one per layer per forward; recomputation under gradient
+    checkpointing counts again); backends: every `last_backend` the kernel reported;
+    implementation: the model's config._attn_implementation; changes: what else changed in the
+    model (pooled heads, low-rank key/values, removed position embeddings...).
+    """
+
+    def __init__(self, attention: Attention, implementation: str, changes: list[str]):
+        self.attention = attention
+        self.implementation = implementation
+        self.changes = changes
+        self.calls = 0
+        self.backends: set[str] = set()
+        self._undo: list = []
+        self._mask_cache: tuple | None = None
+        self.active = True
+
+    @property
+    def name(self) -> str:
+        return self.attention.name
+
+    @property
+    def options(self) -> dict:
+        return dict(self.attention.options)
+
+    def __repr__(self) -> str:
+        return (f"AttentionHandle({self.name!r}, implementation={self.implementation!r}, "
+                f"calls={self.calls}, backends={sorted(self.backends)})")
+
+    def reset_counts(self) -> None:
+        self.calls, self.backends = 0, set()
+
+    def on_remove(self, undo) -> None:
+        """Queue an undo step; remove() runs them newest first."""
+        self._undo.append(undo)
+
+    def remove(self) -> None:
+        """Put the model back as it was before use_attention (idempotent)."""
+        while self._undo:
+            self._undo.pop()()
+        self._mask_cache = None
+        self.active = False
+
+    def run(self, q_BHSD, k_BHSD, v_BHSD, attention_mask, *, causal: bool, scale: float | None):
+        """Convert the mask (once per forward: every layer gets the same mask object), call the kernel."""
+        sq, sk = q_BHSD.shape[2], k_BHSD.shape[2]
+        key = (sq, sk, causal)
+        cache = self._mask_cache
+        if cache is not None and cache[0] is attention_mask and cache[1] == key:
+            causal_k, key_mask_BS = cache[2]
+        else:
+            causal_k, key_mask_BS = key_mask_from_hf(attention_mask, sq, sk, causal)
+            self._mask_cache = (attention_mask, key, (causal_k, key_mask_BS))
+        out_BHSD = self.attention(q_BHSD, k_BHSD, v_BHSD, causal=causal_k, key_mask=key_mask_BS, scale=scale)
+        self.calls += 1
+        self.backends.add(self.attention.last_backend)
+        return out_BHSD
+
+
+def attnbench_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """The function transformers calls (see the module docstring); returns ([B, Sq, H, Dv], None)."""
+    handle = getattr(module, HANDLE_ATTR, None)
+    implementation = module.config._attn_implementation
+    if handle is None or not handle.active:
+        raise AttnbenchError(f"attention implementation {implementation!r} is set but this layer has no "
+                             "attnbench variant installed; call attnbench.models.use_attention(model, name)")
+    if dropout:
+        raise UnsupportedError(f"{handle.name}: attention dropout ({dropout}) is not supported by attnbench "
+                               "kernels; build the model with attn_pdrop=0 (build_gpt2's default)")
+    if attention_mask is None and implementation not in ALL_MASK_ATTENTION_FUNCTIONS:
+        raise AttnbenchError(f"{implementation!r} has no mask function registered, so transformers passes no "
+                             "padding mask; register it with attention_bridge.register_implementation")
+    causal = kwargs.get("is_causal")
+    if causal is None:
+        causal = getattr(module, "is_causal", True)
+    out_BHSD = handle.run(query, key, value, attention_mask, causal=bool(causal), scale=scaling)
+    return out_BHSD.transpose(1, 2), None  # HF layers expect [B, Sq, H, Dv]
+
+
+def key_mask_from_hf(mask, sq: int, sk: int, causal: bool) -> tuple[bool, torch.Tensor | None]:
+    """transformers' 4-D mask -> (causal, key_mask bool [B, Sk] or None), or an error if that loses
+    information.
+
+    mask: None (plain causal / no padding), bool [B, 1|H, Sq, Sk] (True = may attend) or additive
+    float (0 = attend, very negative = masked). Causal is bottom-right aligned (query i is position
+    i + Sk - Sq); one new query over a cache (Sq == 1) sees every key, so it runs non-causal.
+    """
+    if causal and sq != sk and sq != 1:
+        raise UnsupportedError(f"causal attention with {sq} new queries over {sk} keys (a cache) has no "
+                                   "form in attnbench's kernel contract (causal needs Sq == Sk, or Sq == 1)")
+    run_causal = causal and sq == sk
+    if mask is None:
+        return run_causal, None
+    if mask.dim() != 4 or tuple(mask.shape[-2:]) != (sq, sk):
+        raise AttnbenchError(f"expected a 4-D attention mask [B, 1, {sq}, {sk}]; got {tuple(mask.shape)}")
+    allowed_BHQK = mask if mask.dtype == torch.bool else _allowed_from_additive(mask)
+    if allowed_BHQK.shape[1] > 1 and not bool((allowed_BHQK == allowed_BHQK[:, :1]).all()):
+        raise AttnbenchError("the attention mask differs between heads; attnbench kernels take one key mask")
+    allowed_BQK = allowed_BHQK[:, 0]
+    key_mask_BK = allowed_BQK.any(dim=1)  # a key nobody may attend to is padding
+    expected_BQK = key_mask_BK[:, None, :].expand_as(allowed_BQK)
+    if causal:
+        pos_q = torch.arange(sq, device=mask.device)[:, None] + (sk - sq)
+        expected_BQK = expected_BQK & (torch.arange(sk, device=mask.device)[None, :] <= pos_q)
+    if not torch.equal(allowed_BQK, expected_BQK):
+        kind = "causal" if causal else "bidirectional"
+        raise UnsupportedError(f"the attention mask is not {kind} attention plus key padding (packed sequences "
+                               "or a custom 4-D mask?); attnbench kernels take only causal + key_mask")
+    return run_causal, (None if bool(key_mask_BK.all()) else key_mask_BK)
+
+
+def _allowed_from_additive(mask_BHQK: torch.Tensor) -> torch.Tensor:
+    """Additive float mask -> bool; only 0 (attend) and 'minus infinity' (masked) are expressible."""
+    blocked = mask_BHQK <= torch.finfo(mask_BHQK.dtype).min / 2
+    if not bool(((mask_BHQK == 0) | blocked).all()):
+        raise UnsupportedError("the attention mask adds biases (values other than 0 and -inf); attnbench "
+                               "kernels take only causal + key_mask")
+    return ~blocked
