@@ -12,7 +12,7 @@ import sys
 
 from attnbench.errors import AttnbenchError
 
-COMMANDS = ["run", "list", "kernel", "plots"]
+COMMANDS = ["run", "list", "kernel", "train", "plots", "results"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -50,7 +50,11 @@ def describe(row: dict) -> str:
 def record(kind: str, config: dict, device: str, db: str, total: int,
            body: Callable[[Callable[[dict], None], Callable[[str], None]], None],
            summary: Callable[[list[dict]], dict] | None = None, extra_env: dict | None = None):
-    """Start a run of `kind`, call body(on_row, on_progress), store each row at once; return (run_id, rows)."""
+    """Start a run of `kind`, call body(on_row, on_progress), store each row at once; return (run_id, rows).
+
+    on_row(row, row_kind=None) stores a row (of kind `row_kind`, default the run's kind); the rows
+    returned are read back from the store, so they carry their kind and sequence number.
+    """
     store = ResultsStore(db)
     store.mark_stale_running()
     environment = {**collect_environment(device), **(extra_env or {})}
@@ -61,8 +65,8 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
             Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(kind, total=total)
 
-        def on_row(row: dict) -> None:
-            store.add_measurement(run_id, row, kind=kind)
+        def on_row(row: dict, row_kind: str | None = None) -> None:
+            store.add_measurement(run_id, row, kind=row_kind or kind)
             rows.append(row)
             progress.advance(task)
             if not console.is_terminal:  # no live bar in logs and CI: one line per row instead
@@ -78,6 +82,7 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
             console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}[/]")
             raise
         progress.update(task, description=f"{kind}: done")
+        stored = store.measurements(run_id)  # the rows as stored, each with its kind
         if summary:
-            store.update_summary(run_id, summary(rows))
-    return run_id, rows
+            store.update_summary(run_id, summary(stored))
+    return run_id, stored

@@ -72,6 +72,11 @@ def count_step_flops(
     except TypeError as exc:
         if "no implementation found" not in str(exc):
             raise
+        # torch 2.13: after flex_attention fails under the counter, every later flex call in the process
+        # raises torch._dynamo.exc.Unsupported until dynamo is reset
+        from torch import _dynamo
+
+        _dynamo.reset()
         raise UnsupportedError(
             f"torch.utils.flop_counter.FlopCounterMode cannot run this step ({exc}); "
             "count it analytically with model_flops_per_token"

@@ -1,0 +1,215 @@
+"""GPT-2 training with every attention variant, on the same initial weights and the same batches.
+
+Per step (kind "train_step") the seeds' twelve metrics plus energy, tokens/s and MFU; per variant
+(kind "train_summary") the totals, validation loss and perplexity. The system sampler runs for the
+whole run and is read at step boundaries (marks), so its numbers belong to exactly one step.
+
+FLOPs of a step: torch's FlopCounterMode counts the work outside attention (attention itself it
+miscounts: zero for CPU SDPA, dense for causal, and it cannot run flex), and attention is counted
+analytically from the shapes of the calls the variant really received (see AttentionStandIn).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from attnbench.bench.failures import classify, free_memory
+from attnbench.bench.train_config import TrainConfig
+from attnbench.data import format_conversations, load_conversations, load_tokenizer, make_batches
+from attnbench.measure.device import synchronize
+from attnbench.measure.system import SystemSampler
+from attnbench.measure.train_flops import corrected_step_flops, count_step_flops, mfu
+from attnbench.models.gpt2 import build_gpt2, use_attention
+
+
+class AttentionStandIn:
+    """Temporarily replaces a handle's Attention while FLOPs are counted.
+
+    counting=False: calls the real kernel and sums the analytic forward FLOPs of each call (the
+    shapes it really received, the variant's own registry count). counting=True: returns a tensor of
+    the right shape through ops FlopCounterMode does not count (no matmul), so the counter sees only
+    the work outside attention, whatever kernel the variant uses (even flex, which it cannot run).
+    """
+
+    def __init__(self, handle, counting: bool):
+        self.handle, self.inner, self.counting, self.forward_flops = handle, handle.attention, counting, 0.0
+
+    def __enter__(self):
+        self.handle.attention = self
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.attention = self.inner
+
+    def __getattr__(self, name):  # name, options, last_backend, spec...
+        return getattr(self.inner, name)
+
+    def __call__(self, q, k, v, causal=False, key_mask=None, scale=None):
+        if self.counting:  # [B, H, Sq, Dv], differentiable in q, k and v, no counted FLOPs
+            heads, kv_heads = q.shape[1], k.shape[1]
+            out = v.repeat_interleave(heads // kv_heads, dim=1)[:, :, : q.shape[2]]
+            return out + 0 * (q.sum(-1, keepdim=True) + k.sum())
+        self.forward_flops += self.inner.spec.flops(q.shape[0], q.shape[1], q.shape[2], k.shape[2], q.shape[3],
+                                                    v.shape[3], causal, self.inner.options)
+        return self.inner(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
+
+
+def prepare_data(cfg: TrainConfig):
+    """Conversations -> text -> tokens -> fixed batches; returns (batches, data provenance dict)."""
+    convs = load_conversations(cfg.dataset, limit=cfg.dataset_limit, seed=cfg.seed)
+    tokenizer, tokenizer_name = load_tokenizer()
+    data = make_batches(format_conversations(convs), tokenizer, seq_len=cfg.seq_len, batch_size=cfg.batch_size,
+                        seed=cfg.seed, first_n_batches=cfg.batches)
+    vocab = len(tokenizer) if hasattr(tokenizer, "__len__") else tokenizer.vocab_size
+    info = {"dataset": convs.source, "skipped_records": convs.skipped, "tokenizer": tokenizer_name,
+            "vocab_size": vocab, **data.describe()}
+    return data, info
+
+
+def loss_of(model, batch, device, autocast):
+    x = batch.input_ids.to(device)
+    mask = batch.attention_mask.to(device) if batch.attention_mask is not None else None
+    with autocast:
+        logits = model(input_ids=x, attention_mask=mask).logits
+    return F.cross_entropy(logits.float().flatten(0, 1), batch.labels.to(device).flatten(), ignore_index=-100)
+
+
+def step_flops(model, handle, batch, device, autocast) -> dict:
+    """FLOPs of one forward+backward (no optimizer step: weights unchanged), attention counted right:
+    FlopCounterMode for everything but attention, the variant's analytic count for attention."""
+    def fwd_bwd():
+        loss_of(model, batch, device, autocast).backward()
+
+    with AttentionStandIn(handle, counting=False) as real:
+        fwd_bwd()
+    with AttentionStandIn(handle, counting=True):
+        counted = count_step_flops(fwd_bwd)
+    model.zero_grad(set_to_none=True)
+    result = corrected_step_flops(counted, attention_flops_fwd=real.forward_flops, backward=True)
+    return {"flops": result["corrected_total_flops"], "attention_flops": result["attention_flops"],
+            "flops_method": "FlopCounterMode with attention replaced by a zero-FLOP stand-in, plus "
+                            "attention counted from the calls' shapes: " + result["method"]}
+
+
+def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: dict, data, device, sampler,
+                  on_row: Callable[[dict, str], None], peak_flops: float | None) -> dict:
+    """Train one variant; every step is a row; returns the variant's summary row."""
+    model = build_gpt2(cfg.model, **model_kwargs)
+    model.load_state_dict(init_state)
+    handle = use_attention(model, name, **cfg.attn_options.get(name, {}))
+    model.to(device).train()
+    model_size_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    flops = step_flops(model, handle, data.train.batch(0), device, autocast)
+    runner = torch.compile(model) if cfg.compile else model
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    eval_batch = data.validation.batch(0)
+    tokens_per_step = cfg.batch_size * cfg.seq_len
+    status, reason, step, losses, energies, train_seconds = "ok", "", 0, [], [], []
+    handle.reset_counts()
+    for epoch in range(cfg.epochs):
+        for batch in data.train:
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            start = sampler.mark(f"{name}:{step}:start")
+            t0 = time.perf_counter()
+            loss = loss_of(runner, batch, device, autocast)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            synchronize(device)
+            train_s = time.perf_counter() - t0
+            end = sampler.mark(f"{name}:{step}:end")
+            system = sampler.step_summary(start, end)
+            t1 = time.perf_counter()
+            with torch.no_grad():
+                loss_of(runner, eval_batch, device, autocast)
+            synchronize(device)
+            infer_s = time.perf_counter() - t1
+            loss_value = loss.item()
+            row = {
+                "impl": name, "status": "ok", "step": step, "epoch": epoch, "loss": loss_value,
+                "train_time_s": train_s, "inference_time_s": infer_s, "flops": flops["flops"],
+                "tokens_per_s": tokens_per_step / train_s,
+                "mfu": mfu(flops["flops"], train_s, peak_flops) if flops["flops"] and peak_flops else None,
+                "cpu_pct": system.get("cpu_process_pct_mean"), "disk_read_mb": system.get("disk_read_mb"),
+                "disk_write_mb": system.get("disk_write_mb"),
+                "gpu_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None,
+                "gpu_memory_device_mb": system.get("gpu_memory_used_mb_max"),
+                "gpu_power_w": system.get("gpu_power_w_mean"), "gpu_util_pct": system.get("gpu_util_pct_mean"),
+                "memory_gb": system.get("rss_gb_max"), "model_size_mb": model_size_mb,
+                "energy_j": system.get("energy_j"), "energy_source": system.get("energy_source"),
+            }
+            on_row(row, "train_step")
+            losses.append(loss_value)
+            energies.append(row["energy_j"])
+            train_seconds.append(train_s)
+            step += 1
+            if not math.isfinite(loss_value):
+                status, reason = "diverged", f"loss became {loss_value} at step {step - 1}; this variant stopped"
+                break
+        if status != "ok":
+            break
+    val_loss = evaluate(runner, data, cfg.eval_batches, device, autocast) if status == "ok" else None
+    tokens, seconds = tokens_per_step * step, sum(train_seconds)
+    energy = sum(energies) if energies and None not in energies else None  # a partial sum would mislead
+    summary = {
+        "impl": name, "status": status, "reason": reason, "steps": step, "final_loss": losses[-1] if losses else None,
+        "val_loss": val_loss, "val_perplexity": math.exp(val_loss) if val_loss is not None and val_loss < 50 else None,
+        "train_time_s": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds if seconds else None,
+        # steady state: without the first step, which carries compilation and autotuning
+        "steady_tokens_per_s": tokens_per_step * (step - 1) / sum(train_seconds[1:]) if step > 1 else None,
+        "energy_j": energy, "energy_per_token_j": energy / tokens if energy is not None and tokens else None,
+        "attention_implementation": handle.implementation, "attention_calls": handle.calls,
+        "backends": sorted(b for b in handle.backends if b), "model_changes": handle.changes,
+        "model_size_mb": model_size_mb, **flops,
+    }
+    if handle.calls == 0 and step:
+        summary.update(status="error", reason="the variant was never called: the model did not use it")
+    return summary
+
+
+def evaluate(model, data, n_batches: int, device, autocast) -> float:
+    """Mean validation loss over the first n_batches validation batches."""
+    model.eval()
+    losses = []
+    with torch.no_grad():
+        for i in range(min(n_batches, len(data.validation))):
+            losses.append(loss_of(model, data.validation.batch(i), device, autocast).item())
+    model.train()
+    return sum(losses) / len(losses)
+
+
+def run_train_bench(cfg: TrainConfig, impls: list[str], *, on_row: Callable[[dict, str], None],
+                    on_progress: Callable[[str], None] = lambda label: None, peak_flops: float | None = None,
+                    prepared=None) -> None:
+    """Train every variant in turn; a variant that fails is a summary row with its status, the rest go on.
+
+    prepared: (batches, data info) from prepare_data, when the caller already built them.
+    """
+    device = torch.device(cfg.device)
+    data, info = prepared or prepare_data(cfg)
+    vocab = info["vocab_size"]
+    model_kwargs = {"init": cfg.init, "pretrained_path": cfg.pretrained_path, "seed": cfg.seed}
+    if cfg.init == "random":
+        model_kwargs.update(vocab_size=vocab, n_positions=max(cfg.seq_len, 1))
+    init_state = build_gpt2(cfg.model, **model_kwargs).state_dict()
+    with SystemSampler(str(device)) as sampler:
+        for name in impls:
+            on_progress(f"train {name}")
+            try:
+                summary = train_variant(cfg, name, init_state, model_kwargs, data, device, sampler, on_row,
+                                        peak_flops)
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:  # noqa: BLE001 - one variant failing is a data point; the others go on
+                status, reason = classify(e)
+                summary = {"impl": name, "status": status, "reason": reason}
+            free_memory(device)
+            on_row(summary, "train_summary")

@@ -1,0 +1,95 @@
+"""`attnbench train`: GPT-2 training with each attention variant, profiled per step.
+
+  attnbench train                                   # fast preset: every variant, a tiny GPT-2, CPU-friendly
+  attnbench train --attn eager,flash2 --preset full --model gpt2 --device cuda
+  attnbench train --preset gpu --attn sdpa,flex     # GPT-2 124M, sequence 1024, batch 16 (the GPU yardstick)
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from attnbench.bench.train_config import MODEL_SIZES, PRESETS, TrainConfig, make_config
+from attnbench.commands.options import parse_impls, parse_variant_options, resolve_device
+from attnbench.results.store import DEFAULT_DB
+
+
+def add_parser(sub):
+    p = sub.add_parser("train", help="train GPT-2 with each attention variant, metrics per step",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--attn", nargs="+", default=None, help="variants (comma or space separated) or all")
+    p.add_argument("--model", default=None, help=f"one of {', '.join(MODEL_SIZES)} (default gpt2-tiny)")
+    p.add_argument("--preset", default=None, help=f"{', '.join(PRESETS)}, or a JSON file of settings")
+    p.add_argument("--batches", type=int, default=None, help="train on the first N batches only")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--seq-len", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    p.add_argument("--init", choices=["random", "pretrained"], default=None)
+    p.add_argument("--pretrained-path", default=None, help="local directory of GPT-2 weights (save_pretrained)")
+    p.add_argument("--dataset", default=None, help="sample (offline, default), tulu, or a .jsonl/.parquet file")
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="variant option for every variant that has it (e.g. --opt kv_heads=4)")
+    p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
+    p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
+
+
+def config_from_args(args) -> tuple[TrainConfig, list[str]]:
+    overrides = {"model": args.model, "batches": args.batches, "batch_size": args.batch_size,
+                 "seq_len": args.seq_len, "epochs": args.epochs, "lr": args.lr, "init": args.init,
+                 "pretrained_path": args.pretrained_path, "dataset": args.dataset, "compile": args.compile,
+                 "seed": args.seed, "attn": args.attn}
+    cfg = make_config(args.preset, overrides)
+    cfg.device = resolve_device(args.device or (cfg.device if args.preset else None))
+    impls = parse_impls(cfg.attn)
+    options = parse_variant_options(args.opt, impls)
+    cfg.attn_options = {impl: {k: v for k, v in options.items() if k in _option_names(impl)} for impl in impls}
+    return cfg, impls
+
+
+def _option_names(impl: str) -> set[str]:
+    from attnbench.attention.registry import get_spec
+
+    return set(get_spec(impl).options())
+
+
+def execute(cfg: TrainConfig, impls: list[str], db: str):
+    """Prepare data, train every variant into the store (progress shown); returns (run_id, rows)."""
+    from attnbench.bench.train import prepare_data, run_train_bench
+    from attnbench.commands.recording import console, record
+    from attnbench.measure.ceiling import matmul_ceiling_tflops
+
+    prepared = prepare_data(cfg)
+    data, info = prepared
+    console.print(f"data: {info['dataset']}, tokenizer {info['tokenizer']}, {len(data.train)} train batches "
+                  f"of {cfg.batch_size} x {cfg.seq_len}")
+    peak_flops = matmul_ceiling_tflops(cfg.device) * 1e12
+    total = len(impls) * (len(data.train) * cfg.epochs + 1)
+    return record("train", {**cfg.to_dict(), "impls": impls, "data": info, "peak_flops": peak_flops},
+                  cfg.device, db, total,
+                  lambda on_row, on_progress: run_train_bench(cfg, impls, on_row=on_row, on_progress=on_progress,
+                                                              peak_flops=peak_flops, prepared=prepared),
+                  summary=summarize)
+
+
+def summarize(rows: list[dict]) -> dict:
+    done = [r for r in rows if r["kind"] == "train_summary"]
+    best = min((r for r in done if r.get("val_loss") is not None), key=lambda r: r["val_loss"], default=None)
+    return {"variants": len(done), "statuses": {r["impl"]: r["status"] for r in done},
+            "headline": f"lowest validation loss {best['val_loss']:.4g}: {best['impl']}" if best else "no variant finished"}
+
+
+def run(args):
+    from attnbench.report.train_plots import plot_train_rows
+    from attnbench.report.train_table import print_train_table
+
+    cfg, impls = config_from_args(args)
+    run_id, rows = execute(cfg, impls, args.db)
+    print_train_table(rows, title=f"train run {run_id} ({cfg.model}, {cfg.device})")
+    for path in plot_train_rows(rows, args.plots, prefix=f"run{run_id}"):
+        print(f"plot: {path}")
+    print(f"results database: {args.db} (run {run_id}); `attnbench results show {run_id}` prints it again")
+    return 0

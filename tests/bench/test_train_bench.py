@@ -1,0 +1,110 @@
+"""GPT-2 training bench on the CPU: same start for every variant, metrics per step, failures as rows."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from attnbench.attention import registry
+from attnbench.attention.sdpa import sdpa_call
+from attnbench.bench.train import prepare_data, run_train_bench
+from attnbench.bench.train_config import TrainConfig, make_config
+from attnbench.cli import main
+from attnbench.errors import AttnbenchError
+
+SEEDS_TWELVE = {"flops", "cpu_pct", "disk_read_mb", "disk_write_mb", "gpu_memory_mb", "gpu_power_w",
+                "gpu_util_pct", "inference_time_s", "loss", "memory_gb", "model_size_mb", "train_time_s"}
+TINY = dict(model="gpt2-tiny", batches=2, batch_size=2, seq_len=64, epochs=1, eval_batches=1, device="cpu",
+            dataset_limit=100)
+
+
+def _train(impls, **kw):
+    cfg = TrainConfig(**{**TINY, **kw}).validate()
+    rows = []
+    run_train_bench(cfg, impls, on_row=lambda r, kind: rows.append({**r, "kind": kind}), peak_flops=1e11)
+    return rows
+
+
+@pytest.fixture
+def nan_variant():
+    @registry.register("t-nan", summary="returns NaN", exact=True)
+    def build():
+        return lambda q, k, v, *, causal, key_mask, scale: (sdpa_call(q, k, v, causal=causal, key_mask=key_mask,
+                                                                      scale=scale) * float("nan"), "nan")
+    yield
+    registry._REGISTRY.pop("t-nan", None)
+
+
+def test_exact_variants_start_from_the_same_weights_and_batches():
+    rows = _train(["eager", "sdpa", "flex"])
+    first = {r["impl"]: r["loss"] for r in rows if r["kind"] == "train_step" and r["step"] == 0}
+    assert first["eager"] == pytest.approx(first["sdpa"], rel=1e-5) == pytest.approx(first["flex"], rel=1e-5)
+    steps = [r for r in rows if r["kind"] == "train_step"]
+    assert len(steps) == 3 * 2 and all(SEEDS_TWELVE <= set(r) for r in steps)
+    assert all(r["train_time_s"] > 0 and r["model_size_mb"] > 0 and r["memory_gb"] > 0 for r in steps)
+
+
+def test_flops_are_the_same_for_every_exact_kernel_and_count_attention():
+    """FlopCounterMode alone counts eager's matmuls but gives CPU SDPA zero; the bench must not."""
+    summaries = {r["impl"]: r for r in _train(["eager", "sdpa"], batches=1) if r["kind"] == "train_summary"}
+    assert summaries["eager"]["flops"] == summaries["sdpa"]["flops"] > 0
+    L, B, H, S, D = 2, 2, 4, 64, 16  # gpt2-tiny: 2 layers, 4 heads of 16
+    assert summaries["sdpa"]["attention_flops"] == L * 3.5 * 4 * B * H * (S * (S + 1) // 2) * D
+
+
+def test_a_variant_whose_loss_turns_nan_stops_and_the_others_go_on(nan_variant):
+    summaries = {r["impl"]: r for r in _train(["t-nan", "sdpa"]) if r["kind"] == "train_summary"}
+    assert summaries["t-nan"]["status"] == "diverged" and summaries["t-nan"]["steps"] == 1
+    assert summaries["sdpa"]["status"] == "ok" and math.isfinite(summaries["sdpa"]["val_loss"])
+
+
+def test_every_variant_is_called_and_says_what_ran():
+    summaries = [r for r in _train(["gqa", "mla", "alibi", "linear"], batches=1) if r["kind"] == "train_summary"]
+    for r in summaries:
+        assert r["status"] == "ok", r
+        assert r["attention_calls"] > 0 and r["backends"] and r["attention_implementation"].startswith("attnbench:")
+
+
+def test_presets_and_overrides():
+    assert make_config("fast", {}).batches == 2
+    assert make_config("full", {"batches": 3}).batches == 3  # what you type wins over the preset
+    with pytest.raises(AttnbenchError, match="did you mean 'fast'"):
+        make_config("fsat", {})
+
+
+def test_preset_file(tmp_path):
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"batches": 1, "seq_len": 32}))
+    assert make_config(str(path), {}).seq_len == 32
+    path.write_text(json.dumps({"seq_length": 32}))
+    with pytest.raises(AttnbenchError, match="seq_len"):
+        make_config(str(path), {})
+
+
+def test_data_is_identical_for_every_variant():
+    cfg = TrainConfig(**TINY)
+    (a, info_a), (b, info_b) = prepare_data(cfg), prepare_data(cfg)
+    assert info_a["fingerprint"] == info_b["fingerprint"]
+    assert torch.equal(a.train.batch(0).input_ids, b.train.batch(0).input_ids)
+
+
+def test_cli_train_then_results_show_last(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    assert main(["train", "--attn", "sdpa", "--device", "cpu", "--batches", "1", "--seq-len", "32",
+                 "--db", db, "--plots", str(tmp_path / "plots")]) == 0
+    capsys.readouterr()
+    assert main(["results", "show", "last", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "sdpa" in out and "val loss" in out
+    assert (tmp_path / "plots").is_dir() and any(p.name.endswith("_loss.png") for p in (tmp_path / "plots").iterdir())
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--model", "gpt3"], "gpt3"), (["--attn", "flahs2"], "did you mean 'flash2'"), (["--batches", "0"], "--batches 0"),
+    (["--preset", "nope"], "nope"),
+])
+def test_cli_train_bad_input(argv, fragment, capsys, tmp_path):
+    assert main(["train", "--device", "cpu", "--db", str(tmp_path / "r.db"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and "Traceback" not in err, err
