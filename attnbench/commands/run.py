@@ -1,14 +1,16 @@
-"""`attnbench run`: the main job. For now a quick kernel comparison of every variant at small shapes.
+"""`attnbench run`: the main job. Every variant, twice: as a kernel, and inside a small GPT-2 in training.
 
-On a CPU: batch 1, 4 heads, head size 32, sequence 64 to 256, causal and not, every mode, with each
-variant's small-shape options. On a GPU: bf16, batch x length = 16384, 16 heads of 64, sequence
-512 to 4096. The training and report parts of the main job come with their own benchmarks.
+Kernels on a CPU: batch 1, 4 heads, head size 32, sequence 64 to 256, causal and not, every mode,
+each variant with its small-shape options; on a GPU: bf16, batch x length = 16384, 16 heads of 64,
+sequence 512 to 4096. Training on a CPU: the 2-layer gpt2-tiny on the offline sample, 2 batches of
+2 x 128 per variant; on a GPU: GPT-2 124M, 20 batches of 8 x 256, bf16.
 """
 
 from __future__ import annotations
 
 from attnbench.attention.registry import all_specs
 from attnbench.bench.kernel import KernelConfig
+from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import default_dtype, resolve_device
 from attnbench.results.store import DEFAULT_DB
 
@@ -36,15 +38,30 @@ def quick_config(device: str) -> KernelConfig:
     return cfg
 
 
+def quick_train_config(device: str) -> TrainConfig:
+    if device == "cuda":
+        return make_config(None, {"model": "gpt2", "batches": 20, "batch_size": 8, "seq_len": 256,
+                                  "device": "cuda"})
+    return make_config("fast", {"device": "cpu"})
+
+
 def run(args):
-    from attnbench.commands.kernel import execute
+    from attnbench.commands import kernel, train
     from attnbench.report.kernel_plots import plot_kernel_rows
     from attnbench.report.kernel_table import print_kernel_table
+    from attnbench.report.train_plots import plot_train_rows
+    from attnbench.report.train_table import print_train_table
 
     device = resolve_device(args.device)
-    run_id, rows = execute(quick_config(device), args.db, kind="kernel")
-    print_kernel_table([r for r in rows if r["mode"] == "fwd_bwd"], title=f"run {run_id}: forward+backward")
-    for path in plot_kernel_rows(rows, args.plots, prefix=f"run{run_id}"):
+    kernel_id, rows = kernel.execute(quick_config(device), args.db, kind="kernel")
+    print_kernel_table([r for r in rows if r["mode"] == "fwd_bwd"],
+                       title=f"kernel run {kernel_id}: forward+backward (all modes are in the database)")
+    paths = plot_kernel_rows(rows, args.plots, prefix=f"run{kernel_id}")
+    train_id, rows = train.execute(quick_train_config(device), list(all_specs()), args.db)
+    print_train_table(rows, title=f"train run {train_id}")
+    paths += plot_train_rows(rows, args.plots, prefix=f"run{train_id}")
+    for path in paths:
         print(f"plot: {path}")
-    print(f"results database: {args.db} (run {run_id}); all modes are stored there")
+    print(f"results database: {args.db} (kernel run {kernel_id}, train run {train_id}); "
+          f"`attnbench results show {kernel_id}` prints a run again")
     return 0
