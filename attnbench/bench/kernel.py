@@ -180,19 +180,32 @@ def _do_bench(fn, median_ms: float, repeats: int) -> dict:
     return {"do_bench_ms": ms, "timer_vs_do_bench": median_ms / ms}
 
 
+def row_key(impl: str, batch: int, seq_len: int, heads: int, emb_dim: int, causal: bool, mode: str) -> tuple:
+    """What identifies a row within a run (emb_dim, not head_dim: mla's own head size differs)."""
+    return impl, batch, seq_len, heads, emb_dim, bool(causal), mode
+
+
 def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceiling_tflops: float | None = None,
-                     on_progress: Callable[[str], None] = lambda label: None) -> None:
+                     on_progress: Callable[[str], None] = lambda label: None, done: set | None = None) -> None:
     """Run the sweep; `on_row` gets every row as soon as it is measured (to store it at once).
 
     ceiling_tflops: this device's measured matmul throughput, for each row's % of that ceiling.
+    done: row_key()s already measured (a resumed run): skipped, not repeated.
     """
+    done = done or set()
     attns = build_all(cfg)
     device, dtype = torch.device(cfg.device), dtype_from_name(cfg.dtype)
     for shape in shapes(cfg):
         torch._dynamo.reset()  # a fresh compile per shape: no recompile-limit fallbacks, compile time per row
         for causal, (impl, attn) in itertools.product(cfg.causal, attns.items()):
+            keys = {m: row_key(impl, shape.batch, shape.seq_len, shape.heads, shape.emb_dim, causal, m)
+                    for m in cfg.modes}
+            if all(key in done for key in keys.values()):
+                continue
             check = check_shape(cfg, attn, shape, causal, device, dtype) if cfg.check else {}
             for mode in cfg.modes:
+                if keys[mode] in done:
+                    continue
                 on_progress(f"{impl} B={shape.batch} S={shape.seq_len} H={shape.heads} D={shape.head_dim} "
                             f"{'causal' if causal else 'full'} {mode}")
                 row = measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops)

@@ -85,7 +85,7 @@ def config_from_args(args) -> KernelConfig:
     )
 
 
-def execute(cfg: KernelConfig, db: str, kind: str = "kernel"):
+def execute(cfg: KernelConfig, db: str, kind: str = "kernel", extra_config: dict | None = None):
     """Run the sweep into the store (progress shown); returns (run_id, rows)."""
     from attnbench.bench.kernel import build_all
     from attnbench.commands.recording import console, record
@@ -95,11 +95,34 @@ def execute(cfg: KernelConfig, db: str, kind: str = "kernel"):
     total = len(shapes(cfg)) * len(cfg.causal) * len(cfg.impls) * len(cfg.modes)
     console.print(f"measuring this device's matmul ceiling ({cfg.device}) ...")
     ceiling = matmul_ceiling_tflops(cfg.device)
-    config = {**cfg.to_dict(), "matmul_ceiling_tflops": ceiling}
+    config = {**cfg.to_dict(), "matmul_ceiling_tflops": ceiling, **(extra_config or {})}
     return record(kind, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
                                                                on_progress=on_progress),
                   summary=summarize, extra_env={"matmul_ceiling_tflops": ceiling})
+
+
+def resume(run_id: int, db: str):
+    """Finish an interrupted kernel run: the rows it lacks, with its own config; returns (run_id, rows)."""
+    from dataclasses import fields
+
+    from attnbench.bench.kernel import row_key
+    from attnbench.commands.recording import record
+    from attnbench.results.store import ResultsStore
+
+    store = ResultsStore(db)
+    info = store.get_run(run_id)
+    if info["kind"] != "kernel":
+        raise AttnbenchError(f"run {run_id} is a {info['kind']} run, not a kernel run")
+    cfg = KernelConfig(**{f.name: info["config"][f.name] for f in fields(KernelConfig) if f.name in info["config"]})
+    done = {row_key(r["impl"], r["batch_size"], r["seq_len"], r["num_heads"], r["emb_dim"], r["causal"], r["mode"])
+            for r in store.measurements(run_id, kind="kernel")}
+    total = len(shapes(cfg)) * len(cfg.causal) * len(cfg.impls) * len(cfg.modes) - len(done)
+    ceiling = info["config"].get("matmul_ceiling_tflops")
+    return record("kernel", info["config"], cfg.device, db, max(total, 0),
+                  lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
+                                                               on_progress=on_progress, done=done),
+                  summary=summarize, resume=run_id)
 
 
 def summarize(rows: list[dict]) -> dict:

@@ -49,19 +49,25 @@ def describe(row: dict) -> str:
 
 def record(kind: str, config: dict, device: str, db: str, total: int,
            body: Callable[[Callable[[dict], None], Callable[[str], None]], None],
-           summary: Callable[[list[dict]], dict] | None = None, extra_env: dict | None = None):
+           summary: Callable[[list[dict]], dict] | None = None, extra_env: dict | None = None,
+           resume: int | None = None):
     """Start a run of `kind`, call body(on_row, on_progress), store each row at once; return (run_id, rows).
 
     on_row(row, row_kind=None) stores a row (of kind `row_kind`, default the run's kind); the rows
-    returned are read back from the store, so they carry their kind and sequence number.
+    returned are read back from the store, so they carry their kind and sequence number. resume: an
+    interrupted run to add to instead of starting a new one (body must skip what it already holds).
     """
     store = ResultsStore(db)
     store.mark_stale_running()
-    environment = {**collect_environment(device), **(extra_env or {})}
+    if resume is None:
+        environment = {**collect_environment(device), **(extra_env or {})}
+        opened = store.run(kind, sys.argv, config, environment)
+    else:
+        opened = store.resumed(resume)
     rows: list[dict] = []
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("left"), TimeRemainingColumn()]
-    with sigterm_as_interrupt(), store.run(kind, sys.argv, config, environment) as run_id, \
+    with sigterm_as_interrupt(), opened as run_id, \
             Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(kind, total=total)
 

@@ -27,6 +27,8 @@ def add_parser(sub):
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
     p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
+    p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
+                   help="finish an interrupted run (its kernel or train run id) without repeating what it measured")
 
 
 def quick_config(device: str) -> KernelConfig:
@@ -47,21 +49,59 @@ def quick_train_config(device: str) -> TrainConfig:
 
 def run(args):
     from attnbench.commands import kernel, train
+
+    if args.resume is not None:
+        kernel_id, kernel_rows, train_id, train_rows = resume_suite(args.resume, args.db)
+    else:
+        device = resolve_device(args.device)
+        kernel_id, kernel_rows = kernel.execute(quick_config(device), args.db, extra_config={"suite": "kernel"})
+        train_id, train_rows = train.execute(quick_train_config(device), list(all_specs()), args.db,
+                                             extra_config={"suite": "train", "suite_kernel_run": kernel_id})
+    show(args, kernel_id, kernel_rows, train_id, train_rows)
+    return 0
+
+
+def resume_suite(run_id: int, db: str):
+    """Finish what an interrupted `attnbench run` lacks: its kernel run, then its train run (or start it)."""
+    from attnbench.commands import kernel, train
+    from attnbench.errors import AttnbenchError
+    from attnbench.results.store import ResultsStore
+
+    store = ResultsStore(db)
+    store.mark_stale_running()
+    info = store.get_run(run_id)
+    part = info["config"].get("suite")
+    if part not in ("kernel", "train"):
+        raise AttnbenchError(f"run {run_id} was not started by `attnbench run`; nothing to resume there")
+    kernel_id = run_id if part == "kernel" else info["config"]["suite_kernel_run"]
+    if store.get_run(kernel_id)["status"] == "ok":
+        kernel_rows = store.measurements(kernel_id)
+    else:
+        kernel_id, kernel_rows = kernel.resume(kernel_id, db)
+    train_runs = [r for r in store.list_runs("train") if r["config"].get("suite_kernel_run") == kernel_id]
+    if not train_runs:  # interrupted before training began
+        device = store.get_run(kernel_id)["config"]["device"]
+        train_id, train_rows = train.execute(quick_train_config(device), list(all_specs()), db,
+                                             extra_config={"suite": "train", "suite_kernel_run": kernel_id})
+    elif train_runs[0]["status"] == "ok":
+        train_id, train_rows = train_runs[0]["id"], store.measurements(train_runs[0]["id"])
+    else:
+        train_id, train_rows = train.resume(train_runs[0]["id"], db)
+    return kernel_id, kernel_rows, train_id, train_rows
+
+
+def show(args, kernel_id, kernel_rows, train_id, train_rows) -> None:
     from attnbench.report.kernel_plots import plot_kernel_rows
     from attnbench.report.kernel_table import print_kernel_table
     from attnbench.report.train_plots import plot_train_rows
     from attnbench.report.train_table import print_train_table
 
-    device = resolve_device(args.device)
-    kernel_id, rows = kernel.execute(quick_config(device), args.db, kind="kernel")
-    print_kernel_table([r for r in rows if r["mode"] == "fwd_bwd"],
+    print_kernel_table([r for r in kernel_rows if r["mode"] == "fwd_bwd"],
                        title=f"kernel run {kernel_id}: forward+backward (all modes are in the database)")
-    paths = plot_kernel_rows(rows, args.plots, prefix=f"run{kernel_id}")
-    train_id, rows = train.execute(quick_train_config(device), list(all_specs()), args.db)
-    print_train_table(rows, title=f"train run {train_id}")
-    paths += plot_train_rows(rows, args.plots, prefix=f"run{train_id}")
+    print_train_table(train_rows, title=f"train run {train_id}")
+    paths = plot_kernel_rows(kernel_rows, args.plots, prefix=f"run{kernel_id}")
+    paths += plot_train_rows(train_rows, args.plots, prefix=f"run{train_id}")
     for path in paths:
         print(f"plot: {path}")
     print(f"results database: {args.db} (kernel run {kernel_id}, train run {train_id}); "
           f"`attnbench results show {kernel_id}` prints a run again")
-    return 0

@@ -56,8 +56,12 @@ def _option_names(impl: str) -> set[str]:
     return set(get_spec(impl).options())
 
 
-def execute(cfg: TrainConfig, impls: list[str], db: str):
-    """Prepare data, train every variant into the store (progress shown); returns (run_id, rows)."""
+def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | None = None,
+            resume_run: int | None = None):
+    """Prepare data, train every variant into the store (progress shown); returns (run_id, rows).
+
+    resume_run: an interrupted train run of the same config; `impls` are then the variants it lacks.
+    """
     from attnbench.bench.train import prepare_data, run_train_bench
     from attnbench.commands.recording import console, record
     from attnbench.measure.ceiling import matmul_ceiling_tflops
@@ -68,11 +72,31 @@ def execute(cfg: TrainConfig, impls: list[str], db: str):
                   f"of {cfg.batch_size} x {cfg.seq_len}")
     peak_flops = matmul_ceiling_tflops(cfg.device) * 1e12
     total = len(impls) * (len(data.train) * cfg.epochs + 1)
-    return record("train", {**cfg.to_dict(), "impls": impls, "data": info, "peak_flops": peak_flops},
-                  cfg.device, db, total,
+    config = {**cfg.to_dict(), "impls": impls, "data": info, "peak_flops": peak_flops, **(extra_config or {})}
+    return record("train", config, cfg.device, db, total,
                   lambda on_row, on_progress: run_train_bench(cfg, impls, on_row=on_row, on_progress=on_progress,
                                                               peak_flops=peak_flops, prepared=prepared),
-                  summary=summarize)
+                  summary=summarize, resume=resume_run)
+
+
+def resume(run_id: int, db: str):
+    """Finish an interrupted train run: the variants without a summary are trained (again, from the
+    same initial weights: a partial variant's steps are dropped first). Returns (run_id, rows)."""
+    from dataclasses import fields
+
+    from attnbench.errors import AttnbenchError
+    from attnbench.results.store import ResultsStore
+
+    store = ResultsStore(db)
+    info = store.get_run(run_id)
+    if info["kind"] != "train":
+        raise AttnbenchError(f"run {run_id} is a {info['kind']} run, not a train run")
+    cfg = TrainConfig(**{f.name: info["config"][f.name] for f in fields(TrainConfig) if f.name in info["config"]})
+    finished = {r["impl"] for r in store.measurements(run_id, kind="train_summary")}
+    todo = [impl for impl in info["config"]["impls"] if impl not in finished]
+    for impl in todo:
+        store.delete_measurements(run_id, "train_step", impl)
+    return execute(cfg, todo, db, resume_run=run_id)
 
 
 def summarize(rows: list[dict]) -> dict:

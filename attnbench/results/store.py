@@ -235,13 +235,44 @@ class ResultsStore:
         self._require_run(run_id)
         self._conn.execute("UPDATE runs SET summary_json = ? WHERE id = ?", (dumps(summary), run_id))
 
+    @_guarded
+    def reopen_run(self, run_id: int) -> None:
+        """Put an interrupted or failed run back to 'running' in this process, to finish what it lacks."""
+        status = self._require_run(run_id)
+        if status not in ("interrupted", "failed"):
+            raise AttnbenchError(f"run {run_id} is {status}: only an interrupted or failed run can be resumed")
+        from attnbench.results.environment import process_start_time
+
+        self._conn.execute(
+            "UPDATE runs SET status = 'running', ended_at = NULL, pid = ?, hostname = ?, process_started = ?"
+            " WHERE id = ?", (os.getpid(), socket.gethostname(), process_start_time(os.getpid()), run_id))
+
+    @_guarded
+    def delete_measurements(self, run_id: int, kind: str, impl: str) -> int:
+        """Drop one variant's rows of one kind (a partial training that a resumed run redoes from scratch)."""
+        self._require_run(run_id)
+        cur = self._conn.execute("DELETE FROM measurements WHERE run_id = ? AND kind = ? AND impl = ?",
+                                 (run_id, kind, impl))
+        return cur.rowcount
+
     @contextmanager
     def run(self, kind: str, command, config: Mapping, environment: Mapping) -> Iterator[int]:
         """Start a run and always finish it: 'ok' on normal exit, 'interrupted' on Ctrl-C, 'failed' on errors.
 
         Exceptions are re-raised; measurements already added stay in the database either way.
         """
-        run_id = self.start_run(kind, command, config, environment)
+        with self._finishing(self.start_run(kind, command, config, environment)) as run_id:
+            yield run_id
+
+    @contextmanager
+    def resumed(self, run_id: int) -> Iterator[int]:
+        """Reopen an interrupted or failed run to add what it lacks; finished as run() finishes."""
+        self.reopen_run(run_id)
+        with self._finishing(run_id):
+            yield run_id
+
+    @contextmanager
+    def _finishing(self, run_id: int) -> Iterator[int]:
         try:
             yield run_id
         except Exception as exc:

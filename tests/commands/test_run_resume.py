@@ -1,0 +1,63 @@
+"""`attnbench run`: Ctrl-C keeps what was measured; --resume finishes the rest without repeating it."""
+
+import pytest
+
+from attnbench.attention import registry
+from attnbench.attention.sdpa import sdpa_call
+from attnbench.cli import main
+from attnbench.commands import run as run_command
+from attnbench.results.store import ResultsStore
+
+
+@pytest.fixture
+def small_suite(monkeypatch):
+    """A quick suite of two variants plus one that presses Ctrl-C once, on its 3rd call."""
+    state = {"calls": 0, "interrupted": False}
+
+    @registry.register("t-ctrl-c-once", summary="interrupts the run once", exact=True)
+    def build():
+        def kernel(q, k, v, *, causal, key_mask, scale):
+            state["calls"] += 1
+            if state["calls"] == 3 and not state["interrupted"]:
+                state["interrupted"] = True
+                raise KeyboardInterrupt
+            return sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale), "sdpa"
+        return kernel
+
+    monkeypatch.setattr(run_command, "all_specs", lambda: {n: registry.get_spec(n)
+                                                           for n in ("eager", "t-ctrl-c-once", "sdpa")})
+    monkeypatch.setitem(run_command.PRESETS, "cpu", dict(batch_size=[1], seq_len=[32, 64], num_heads=[2],
+                                                         head_dim=[16], repeats=1, warmup=0))
+    yield state
+    registry._REGISTRY.pop("t-ctrl-c-once", None)
+
+
+def test_interrupted_run_resumes_without_repeating(small_suite, tmp_path):
+    db = str(tmp_path / "r.db")
+    assert main(["run", "--device", "cpu", "--db", db, "--plots", str(tmp_path / "p")]) == 130
+    store = ResultsStore(db)
+    kernel_run = store.get_run(1)
+    assert kernel_run["status"] == "interrupted" and kernel_run["config"]["suite"] == "kernel"
+    before = store.measurements(1)
+    assert 0 < len(before) < 2 * 2 * 3 * 3  # seq lens x causal x variants x modes
+
+    assert main(["run", "--resume", "1", "--db", db, "--plots", str(tmp_path / "p")]) == 0
+    after = store.measurements(1)
+    keys = [(r["impl"], r["seq_len"], r["causal"], r["mode"]) for r in after]
+    assert len(keys) == len(set(keys)) == 2 * 2 * 3 * 3  # everything, nothing twice
+    assert after[: len(before)] == before  # what was measured before Ctrl-C is kept as it was
+    assert store.get_run(1)["status"] == "ok"
+    train = [r for r in store.list_runs("train") if r["config"].get("suite_kernel_run") == 1]
+    assert len(train) == 1 and train[0]["status"] == "ok"
+    summaries = store.measurements(train[0]["id"], kind="train_summary")
+    assert sorted(r["impl"] for r in summaries) == ["eager", "sdpa", "t-ctrl-c-once"]
+
+
+def test_resume_refuses_a_finished_or_foreign_run(tmp_path, capsys):
+    db = str(tmp_path / "r.db")
+    assert main(["kernel", "--impl", "eager", "--device", "cpu", "--batch-size", "1", "--seq-len", "32",
+                 "--num-heads", "2", "--emb-dim", "32", "--repeats", "1", "--mode", "fwd", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["run", "--resume", "1", "--db", db]) == 2
+    assert "not started by `attnbench run`" in capsys.readouterr().err
+    assert main(["run", "--resume", "7", "--db", db]) == 2
