@@ -15,6 +15,13 @@ def add_parser(sub):
     actions.add_parser("list", help="runs, newest first", parents=[db])
     show = actions.add_parser("show", help="a run's table (the seeds' 'print the previous result')", parents=[db])
     show.add_argument("run", nargs="?", default="last", help="run id, or last (default)")
+    compare = actions.add_parser("compare", help="two runs side by side, with ratios (a regression shows)",
+                                 parents=[db])
+    compare.add_argument("runs", nargs=2, metavar="RUN", help="the baseline run, then the run to compare")
+    export = actions.add_parser("export", help="a run's rows as CSV, JSON or Parquet", parents=[db])
+    export.add_argument("run", help="run id, or last")
+    export.add_argument("--format", choices=["csv", "json", "parquet"], default="csv")
+    export.add_argument("--output", default=None, help="file to write (default: run<ID>.<format>)")
 
 
 def run(args):
@@ -22,6 +29,19 @@ def run(args):
     store.mark_stale_running()
     if args.action == "list":
         return _list(store)
+    if args.action == "compare":
+        from attnbench.report.compare import print_comparison
+
+        base, other = (store.resolve_run(r) for r in args.runs)
+        print_comparison(store.get_run(base), store.measurements(base), store.get_run(other), store.measurements(other))
+        return 0
+    if args.action == "export":
+        from attnbench.results.export import export_rows
+
+        run_id = store.resolve_run(args.run)
+        path = export_rows(store.measurements(run_id), args.output or f"run{run_id}.{args.format}", args.format)
+        print(f"run {run_id}: {path}")
+        return 0
     run_id = store.resolve_run(args.run)
     info = store.get_run(run_id)
     rows = store.measurements(run_id)

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from attnbench.errors import AttnbenchError
 from attnbench.results.serialize import to_jsonable
 
 
@@ -57,3 +58,28 @@ def rows_to_json(rows: Iterable[Mapping], path: str | os.PathLike) -> Path:
         json.dump(to_jsonable([dict(row) for row in rows]), f, indent=2, allow_nan=False)
         f.write("\n")
     return path
+
+
+def rows_to_parquet(rows: Iterable[Mapping], path: str | os.PathLike) -> Path:
+    """Write rows as Parquet (needs pyarrow: `pip install -e ".[parquet]"`); nested values become JSON text."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise AttnbenchError('Parquet export needs pyarrow: pip install -e ".[parquet]" (or use --format csv)') \
+            from None
+    rows = [dict(row) for row in rows]
+    table = {col: [_cell(row.get(col)) if row.get(col) is not None else None for row in rows]
+             for col in columns(rows)}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(table), path)
+    return path
+
+
+def export_rows(rows: Iterable[Mapping], path: str | os.PathLike, fmt: str) -> Path:
+    """Write rows in one of csv, json, parquet."""
+    writers = {"csv": rows_to_csv, "json": rows_to_json, "parquet": rows_to_parquet}
+    if fmt not in writers:
+        raise AttnbenchError(f"export format {fmt!r} is not one of {', '.join(writers)}")
+    return writers[fmt](rows, path)
