@@ -12,7 +12,7 @@ import sys
 
 from attnbench.errors import AttnbenchError
 
-COMMANDS = ["run", "list", "kernel", "train", "plots", "results"]
+COMMANDS = ["run", "list", "kernel", "train", "results", "report", "plots"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
 from attnbench.bench.sweep import parse_bools, parse_sweep
-from attnbench.commands.options import default_dtype, parse_impls, parse_variant_options, resolve_device
+from attnbench.commands.options import (
+    add_tracker_arguments,
+    default_dtype,
+    log_to_trackers,
+    parse_impls,
+    parse_variant_options,
+    resolve_device,
+)
 from attnbench.errors import AttnbenchError
 from attnbench.measure.flops import MODES
 from attnbench.results.store import DEFAULT_DB
@@ -23,6 +30,7 @@ def add_parser(sub):
     p = sub.add_parser("kernel", help="benchmark attention kernels over a sweep of shapes",
                        description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     add_sweep_arguments(p)
+    add_tracker_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--output", metavar="FILE.json", help="also write the rows as a JSON list")
     out.add_argument("--csv", metavar="FILE.csv", help="also write the rows as CSV")
@@ -153,4 +161,5 @@ def run(args):
         for path in plot_kernel_rows(rows, args.plot, prefix=f"run{run_id}"):
             print(f"plot: {path}")
     print(f"results database: {args.db} (run {run_id})")
+    log_to_trackers(args, [run_id])
     return 0

@@ -75,3 +75,31 @@ def resolve_device(name: str | None) -> str:
 
 def default_dtype(device: str) -> str:
     return "bfloat16" if device == "cuda" else "float32"
+
+
+def add_tracker_arguments(p) -> None:
+    """--wandb / --mlflow / --tensorboard: log the finished run to the tools people already use."""
+    g = p.add_argument_group("logging to experiment trackers (optional extras, off by default)")
+    g.add_argument("--wandb", action="store_true", help='Weights & Biases, offline (pip install -e ".[wandb]")')
+    g.add_argument("--mlflow", action="store_true", help='MLflow, local store (pip install -e ".[mlflow]")')
+    g.add_argument("--tensorboard", action="store_true", help='TensorBoard (pip install -e ".[tensorboard]")')
+    g.add_argument("--tracker-dir", default=None, help="where trackers write (default: beside --db)")
+    g.add_argument("--mlflow-uri", default=None, help="MLflow tracking URI (default: file:<tracker-dir>/mlruns)")
+
+
+def log_to_trackers(args, run_ids: list[int]) -> None:
+    """Log stored runs to the trackers the user asked for (read back from the database)."""
+    import os
+
+    targets = [t for t in ("wandb", "mlflow", "tensorboard") if getattr(args, t, False)]
+    if not targets:
+        return
+    from attnbench.integrations import log_run
+    from attnbench.results.store import ResultsStore
+
+    store = ResultsStore(args.db)
+    out_dir = args.tracker_dir or os.path.dirname(os.path.abspath(args.db))
+    options = {"mlflow_tracking_uri": args.mlflow_uri} if args.mlflow_uri else None
+    for run_id in run_ids:
+        for target, where in log_run(store, run_id, targets, out_dir=out_dir, options=options).items():
+            print(f"{target}: run {run_id} logged to {where}")

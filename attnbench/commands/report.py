@@ -1,4 +1,4 @@
-"""`attnbench report RUN [RUN ...]|last`: one self-contained HTML report and a Markdown summary of stored runs."""
+"""`attnbench report RUN [RUN ...]|last`: a self-contained HTML report and Markdown summary of stored runs."""
 
 from attnbench.results.store import DEFAULT_DB, ResultsStore
 
@@ -7,13 +7,14 @@ DEFAULT_OUT = "attnbench-results/report"
 
 def add_parser(sub):
     p = sub.add_parser("report", help="write an HTML report (and a Markdown summary) of stored runs",
-                       description="Tables with the best values marked, the charts, and the environment of "
-                                   "one or more stored runs, e.g. the kernel run and the train run of a suite. "
-                                   "The HTML opens offline: its charts are embedded.")
+                       description="Tables with the best values marked, the charts, and the environment "
+                                   "of one or more stored runs, e.g. the kernel run and the train run of "
+                                   "a suite. The HTML opens offline: its charts are embedded.")
     p.add_argument("runs", nargs="*", default=["last"], metavar="RUN",
                    help="run ids, or last (the newest run; default)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"folder for the report and its charts (default: {DEFAULT_OUT})")
+    p.add_argument("--out", default=DEFAULT_OUT,
+                   help=f"folder for the report and its charts (default: {DEFAULT_OUT})")
 
 
 def run(args):
@@ -21,7 +22,11 @@ def run(args):
 
     store = ResultsStore(args.db)
     store.mark_stale_running()  # a run whose process died shows as interrupted, not running
-    html_path, md_path = write_report(store, args.runs, args.out)
+    runs = [store.resolve_run(r) for r in args.runs]
+    if len(runs) == 1:  # the train run of an `attnbench run` suite: report its kernel run with it
+        kernel_run = store.get_run(runs[0])["config"].get("suite_kernel_run")
+        runs = [kernel_run, runs[0]] if kernel_run else runs
+    html_path, md_path = write_report(store, runs, args.out)
     print(f"report: {html_path}")
     print(f"summary: {md_path}")
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from attnbench.attention.registry import all_specs
 from attnbench.bench.kernel import KernelConfig
 from attnbench.bench.train_config import TrainConfig, make_config
-from attnbench.commands.options import default_dtype, resolve_device
+from attnbench.commands.options import add_tracker_arguments, default_dtype, log_to_trackers, resolve_device
 from attnbench.results.store import DEFAULT_DB
 
 PRESETS = {
@@ -27,6 +27,8 @@ def add_parser(sub):
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
     p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
+    p.add_argument("--report", default="attnbench-results/report", help="where the HTML report goes")
+    add_tracker_arguments(p)
     p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
                    help="finish an interrupted run (its kernel or train run id) without repeating what it measured")
 
@@ -101,7 +103,13 @@ def show(args, kernel_id, kernel_rows, train_id, train_rows) -> None:
     print_train_table(train_rows, title=f"train run {train_id}")
     paths = plot_kernel_rows(kernel_rows, args.plots, prefix=f"run{kernel_id}")
     paths += plot_train_rows(train_rows, args.plots, prefix=f"run{train_id}")
+    from attnbench.report.write import write_report
+    from attnbench.results.store import ResultsStore
+
+    html_path, md_path = write_report(ResultsStore(args.db), [kernel_id, train_id], args.report)
     for path in paths:
         print(f"plot: {path}")
     print(f"results database: {args.db} (kernel run {kernel_id}, train run {train_id}); "
           f"`attnbench results show {kernel_id}` prints a run again")
+    print(f"report: {html_path} (summary: {md_path})")
+    log_to_trackers(args, [kernel_id, train_id])

@@ -10,7 +10,13 @@ from __future__ import annotations
 import argparse
 
 from attnbench.bench.train_config import MODEL_SIZES, PRESETS, TrainConfig, make_config
-from attnbench.commands.options import parse_impls, parse_variant_options, resolve_device
+from attnbench.commands.options import (
+    add_tracker_arguments,
+    log_to_trackers,
+    parse_impls,
+    parse_variant_options,
+    resolve_device,
+)
 from attnbench.results.store import DEFAULT_DB
 
 
@@ -35,6 +41,7 @@ def add_parser(sub):
                    help="variant option for every variant that has it (e.g. --opt kv_heads=4)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
     p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
+    add_tracker_arguments(p)
 
 
 def config_from_args(args) -> tuple[TrainConfig, list[str]]:
@@ -116,4 +123,5 @@ def run(args):
     for path in plot_train_rows(rows, args.plots, prefix=f"run{run_id}"):
         print(f"plot: {path}")
     print(f"results database: {args.db} (run {run_id}); `attnbench results show {run_id}` prints it again")
+    log_to_trackers(args, [run_id])
     return 0

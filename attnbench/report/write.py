@@ -1,0 +1,89 @@
+"""Stored runs -> one HTML report and one Markdown summary, with the charts as PNG files beside them.
+
+Why here and not in the command: `attnbench report` and `attnbench run` (after its kernel and train
+runs) both call write_report, so the report a suite ends with is the one a user can redraw later.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from attnbench.errors import AttnbenchError
+from attnbench.report.html import render_html
+from attnbench.report.markdown import render_markdown
+from attnbench.report.report_data import Chart, Report, build
+
+DEFAULT_OUT = "attnbench-results/report"
+
+# chart file suffix (from the plot helpers) -> caption; {x} is the swept parameter
+CAPTIONS = {
+    "median_ms": "kernel time (median ms) vs {x}: solid causal, dashed not causal",
+    "tflops": "kernel TFLOP/s vs {x}",
+    "peak_memory_mb": "kernel peak memory (MB) vs {x}",
+    "loss": "training loss per step, every variant from the same weights on the same batches",
+    "metrics": "per-step metrics, mean over steps, per variant",
+    "energy_per_token": "energy per training token (J)",
+}
+
+
+def draw_charts(info: dict, rows: list[dict], out_dir: str | os.PathLike) -> list[Chart]:
+    """The run's charts as PNG files in out_dir (named run<ID>_<metric>.png), with captions."""
+    from attnbench.report.kernel_plots import LABELS, swept_parameter
+
+    prefix = f"run{info['id']}"
+    if info.get("kind") == "kernel":
+        from attnbench.report.kernel_plots import plot_kernel_rows
+
+        kernel_rows = [r for r in rows if r.get("kind", "kernel") == "kernel"]
+        paths = plot_kernel_rows(kernel_rows, str(out_dir), prefix=prefix) if kernel_rows else []
+        x = LABELS[swept_parameter(kernel_rows) or "seq_len"] if kernel_rows else ""
+    elif info.get("kind") == "train":
+        from attnbench.report.train_plots import plot_train_rows
+
+        paths, x = plot_train_rows(rows, str(out_dir), prefix=prefix), ""
+    else:
+        return []
+    charts = []
+    for path in paths:
+        suffix = Path(path).stem[len(prefix) + 1:]
+        charts.append(Chart(CAPTIONS.get(suffix, suffix.replace("_", " ")).format(x=x), str(path)))
+    return charts
+
+
+def build_report(store, run_ids: list[int | str], out_dir: str | os.PathLike) -> Report:
+    """Resolve the runs ('last' or ids; unknown ones raise AttnbenchError), draw their charts, read tables."""
+    if not run_ids:
+        raise AttnbenchError("no runs to report: give run ids or 'last'")
+    ids = list(dict.fromkeys(store.resolve_run(ref) for ref in run_ids))
+    runs = []
+    for run_id in ids:
+        info = store.get_run(run_id)
+        rows = store.measurements(run_id)
+        runs.append((info, rows, draw_charts(info, rows, out_dir)))
+    return build(runs, source=str(store.path))
+
+
+def report_name(run_ids: list[int]) -> str:
+    if len(run_ids) > 6:
+        return f"report_runs_{run_ids[0]}_to_{run_ids[-1]}_{len(run_ids)}runs"
+    return "report_run" + ("s_" if len(run_ids) > 1 else "") + "_".join(map(str, run_ids))
+
+
+def write_report(store, run_ids: list[int | str],
+                 out_dir: str | os.PathLike = DEFAULT_OUT) -> tuple[Path, Path]:
+    """Write report_run<IDS>.html (self-contained) and .md (+ PNG charts) into out_dir; returns (html, md)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AttnbenchError(f"cannot create report folder {str(out)!r}: {exc}") from exc
+    report = build_report(store, run_ids, out)
+    name = report_name([r.run_id for r in report.runs])
+    html_path, md_path = out / f"{name}.html", out / f"{name}.md"
+    try:
+        html_path.write_text(render_html(report), encoding="utf-8")
+        md_path.write_text(render_markdown(report, relative_to=out), encoding="utf-8")
+    except OSError as exc:
+        raise AttnbenchError(f"cannot write the report into {str(out)!r}: {exc}") from exc
+    return html_path, md_path
