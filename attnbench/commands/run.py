@@ -1,30 +1,45 @@
-"""`attnbench run`: the main job. Every variant, twice: as a kernel, and inside a small GPT-2 in training.
+"""`attnbench run`: the main job. Every variant, twice: as a kernel, and inside a GPT-2 in training.
 
-Kernels on a CPU: batch 1, 4 heads, head size 32, sequence 64 to 256, causal and not, every mode,
-each variant with its small-shape options; on a GPU: bf16, batch x length = 16384, 16 heads of 64,
-sequence 512 to 4096. Training on a CPU: the 2-layer gpt2-tiny on the offline sample, 2 batches of
-2 x 128 per variant; on a GPU: GPT-2 124M, 20 batches of 8 x 256, bf16.
+--preset quick (default) on a CPU: kernels at batch 1, 4 heads of 32, sequence 64 to 256, causal and
+not, every mode, each variant with its small-shape options; training of the 2-layer gpt2-tiny on the
+offline sample, 2 batches of 2 x 128 per variant. On a GPU: kernels in bf16 at batch x length =
+16384, 16 heads of 64, sequence 512 to 4096; training of GPT-2 124M, 20 batches of 8 x 256.
+--preset full: longer sweeps (GPU: head size 64 and 128, sequence 512 to 16384) and longer training.
+--preset FILE.json: {"kernel": {KernelConfig fields}, "train": {TrainConfig fields}} over quick.
 """
 
 from __future__ import annotations
+
+import json
+import os
 
 from attnbench.attention.registry import all_specs
 from attnbench.bench.kernel import KernelConfig
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import add_tracker_arguments, default_dtype, log_to_trackers, resolve_device
+from attnbench.errors import AttnbenchError, closest
 from attnbench.results.store import DEFAULT_DB
 
-PRESETS = {
-    "cpu": dict(batch_size=[1], seq_len=[64, 128, 256], num_heads=[4], head_dim=[32], repeats=5, warmup=1),
-    "cuda": dict(tokens=16384, seq_len=[512, 1024, 2048, 4096], num_heads=[16], head_dim=[64], repeats=30,
-                 warmup=5),
+# (preset, device) -> kernel sweep and training settings; variants and causal both ways are added
+SUITES = {
+    ("quick", "cpu"): (dict(batch_size=[1], seq_len=[64, 128, 256], num_heads=[4], head_dim=[32], repeats=5,
+                            warmup=1), {"preset": "fast"}),
+    ("quick", "cuda"): (dict(tokens=16384, seq_len=[512, 1024, 2048, 4096], num_heads=[16], head_dim=[64],
+                             repeats=30, warmup=5),
+                        {"model": "gpt2", "batches": 20, "batch_size": 8, "seq_len": 256}),
+    ("full", "cpu"): (dict(batch_size=[2], seq_len=[64, 128, 256, 512, 1024], num_heads=[8], head_dim=[64],
+                           repeats=10, warmup=2), {"preset": "full", "model": "gpt2-mini", "batches": 20}),
+    ("full", "cuda"): (dict(tokens=16384, seq_len=[512, 1024, 2048, 4096, 8192, 16384], num_heads=[16],
+                            head_dim=[64, 128], repeats=30, warmup=5), {"preset": "gpu"}),
 }
+PRESET_NAMES = ("quick", "full")
 
 
 def add_parser(sub):
     p = sub.add_parser("run", help="the main job: compare every attention variant on this machine",
                        description=__doc__)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    p.add_argument("--preset", default="quick", help="quick (default), full, or a JSON file (see above)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
     p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
     p.add_argument("--report", default="attnbench-results/report", help="where the HTML report goes")
@@ -33,20 +48,32 @@ def add_parser(sub):
                    help="finish an interrupted run (its kernel or train run id) without repeating what it measured")
 
 
-def quick_config(device: str) -> KernelConfig:
-    """Every variant, with the options that suit small shapes on the CPU (its example options)."""
+def suite_configs(preset: str, device: str) -> tuple[KernelConfig, TrainConfig]:
+    """The kernel sweep and the training of a suite, for every registered variant."""
+    overrides: dict = {"kernel": {}, "train": {}}
+    if preset not in PRESET_NAMES:
+        overrides = _preset_file(preset)
+        preset = "quick"
+    kernel_settings, train_settings = SUITES[(preset, device)]
     cfg = KernelConfig(impls=list(all_specs()), causal=[False, True], dtype=default_dtype(device), device=device,
-                       **PRESETS[device])
-    if device == "cpu":
+                       **{**kernel_settings, **overrides["kernel"]})
+    if device == "cpu":  # small CPU shapes: each variant with the options made for them (lsh buckets...)
         cfg.per_impl_options = {name: dict(spec.example_options) for name, spec in all_specs().items()}
-    return cfg
+    train = {**train_settings, **overrides["train"], "device": device}
+    return cfg, make_config(train.pop("preset", None), train)
 
 
-def quick_train_config(device: str) -> TrainConfig:
-    if device == "cuda":
-        return make_config(None, {"model": "gpt2", "batches": 20, "batch_size": 8, "seq_len": 256,
-                                  "device": "cuda"})
-    return make_config("fast", {"device": "cpu"})
+def _preset_file(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise AttnbenchError(f"--preset {path!r}{closest(path, PRESET_NAMES)}: use quick, full or a JSON file")
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except (OSError, ValueError) as e:
+        raise AttnbenchError(f"--preset {path}: not readable JSON ({e})") from None
+    if not isinstance(values, dict) or set(values) - {"kernel", "train"}:
+        raise AttnbenchError(f'--preset {path}: expected {{"kernel": {{...}}, "train": {{...}}}}')
+    return {"kernel": values.get("kernel", {}), "train": values.get("train", {})}
 
 
 def run(args):
@@ -56,8 +83,10 @@ def run(args):
         kernel_id, kernel_rows, train_id, train_rows = resume_suite(args.resume, args.db)
     else:
         device = resolve_device(args.device)
-        kernel_id, kernel_rows = kernel.execute(quick_config(device), args.db, extra_config={"suite": "kernel"})
-        train_id, train_rows = train.execute(quick_train_config(device), list(all_specs()), args.db,
+        kernel_cfg, train_cfg = suite_configs(args.preset, device)
+        kernel_id, kernel_rows = kernel.execute(kernel_cfg, args.db,
+                                                extra_config={"suite": "kernel", "suite_preset": args.preset})
+        train_id, train_rows = train.execute(train_cfg, list(all_specs()), args.db,
                                              extra_config={"suite": "train", "suite_kernel_run": kernel_id})
     show(args, kernel_id, kernel_rows, train_id, train_rows)
     return 0
@@ -82,8 +111,9 @@ def resume_suite(run_id: int, db: str):
         kernel_id, kernel_rows = kernel.resume(kernel_id, db)
     train_runs = [r for r in store.list_runs("train") if r["config"].get("suite_kernel_run") == kernel_id]
     if not train_runs:  # interrupted before training began
-        device = store.get_run(kernel_id)["config"]["device"]
-        train_id, train_rows = train.execute(quick_train_config(device), list(all_specs()), db,
+        config = store.get_run(kernel_id)["config"]
+        train_cfg = suite_configs(config.get("suite_preset", "quick"), config["device"])[1]
+        train_id, train_rows = train.execute(train_cfg, list(all_specs()), db,
                                              extra_config={"suite": "train", "suite_kernel_run": kernel_id})
     elif train_runs[0]["status"] == "ok":
         train_id, train_rows = train_runs[0]["id"], store.measurements(train_runs[0]["id"])

@@ -26,8 +26,9 @@ def small_suite(monkeypatch):
 
     monkeypatch.setattr(run_command, "all_specs", lambda: {n: registry.get_spec(n)
                                                            for n in ("eager", "t-ctrl-c-once", "sdpa")})
-    monkeypatch.setitem(run_command.PRESETS, "cpu", dict(batch_size=[1], seq_len=[32, 64], num_heads=[2],
-                                                         head_dim=[16], repeats=1, warmup=0))
+    monkeypatch.setitem(run_command.SUITES, ("quick", "cpu"), (
+        dict(batch_size=[1], seq_len=[32, 64], num_heads=[2], head_dim=[16], repeats=1, warmup=0),
+        {"preset": "fast", "batches": 1, "seq_len": 32}))
     yield state
     registry._REGISTRY.pop("t-ctrl-c-once", None)
 
@@ -61,3 +62,15 @@ def test_resume_refuses_a_finished_or_foreign_run(tmp_path, capsys):
     assert main(["run", "--resume", "1", "--db", db]) == 2
     assert "not started by `attnbench run`" in capsys.readouterr().err
     assert main(["run", "--resume", "7", "--db", db]) == 2
+
+
+def test_run_preset_file_and_bad_preset(tmp_path, capsys):
+    from attnbench.commands.run import suite_configs
+
+    path = tmp_path / "suite.json"
+    path.write_text('{"kernel": {"seq_len": [32], "repeats": 2}, "train": {"batches": 1}}')
+    kernel_cfg, train_cfg = suite_configs(str(path), "cpu")
+    assert kernel_cfg.seq_len == [32] and kernel_cfg.repeats == 2 and train_cfg.batches == 1
+    assert suite_configs("full", "cpu")[0].seq_len[-1] == 1024
+    assert main(["run", "--preset", "quikc", "--device", "cpu", "--db", str(tmp_path / "r.db")]) == 2
+    assert "did you mean 'quick'" in capsys.readouterr().err
