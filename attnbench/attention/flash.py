@@ -3,7 +3,8 @@
 flash2 runs the flash_attn package when it is installed, otherwise the FlashAttention-2 kernel that
 PyTorch vendors as its SDPA flash backend (pinned, never falling back); the backend string says
 which. Padding masks would need flash_attn's varlen API, not wired yet: the spec says so and
-calls with a key_mask are refused as unsupported. flash_attn takes [B, S, H, D] tensors, hence the transposes (views, no copies).
+calls with a key_mask are refused as unsupported. flash_attn takes [B, S, H, D] tensors, hence the
+transposes (views, no copies).
 """
 
 from __future__ import annotations

@@ -127,7 +127,8 @@ def reference(q, k, v, *, causal, key_mask, scale, pattern="local-global", block
 
 @register("flex-sparse", summary="block-sparse FlexAttention: local-global or strided block pattern",
           exact=True, check=flex_check, reference=reference,
-          example_options={"block_size": 8, "local_blocks": 1, "global_blocks": 1}, forward_flops=masked_flops(kept_fraction))
+          example_options={"block_size": 8, "local_blocks": 1, "global_blocks": 1},
+          forward_flops=masked_flops(kept_fraction))
 def build(pattern: str = "local-global", block_size: int = 128, local_blocks: int = 2, global_blocks: int = 1,
           stride: int = 4, density: float | None = None, compile: bool | None = None):
     base = _validated(pattern, block_size, local_blocks, global_blocks, stride, density)

@@ -32,7 +32,8 @@ class Check:
 
     def __str__(self) -> str:
         verdict = "ok" if self.ok else "FAILED"
-        return f"{self.what}: rel error {self.rel_error:.3g} (tol {self.tolerance:.3g}), max abs {self.max_abs_error:.3g} {verdict}"
+        return (f"{self.what}: rel error {self.rel_error:.3g} (tol {self.tolerance:.3g}), "
+                f"max abs {self.max_abs_error:.3g} {verdict}")
 
 
 def compare(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype, what: str, factor=1.0) -> Check:

@@ -110,7 +110,8 @@ def summarize(rows: list[dict]) -> dict:
     done = [r for r in rows if r["kind"] == "train_summary"]
     best = min((r for r in done if r.get("val_loss") is not None), key=lambda r: r["val_loss"], default=None)
     return {"variants": len(done), "statuses": {r["impl"]: r["status"] for r in done},
-            "headline": f"lowest validation loss {best['val_loss']:.4g}: {best['impl']}" if best else "no variant finished"}
+            "headline": (f"lowest validation loss {best['val_loss']:.4g}: {best['impl']}" if best
+                         else "no variant finished")}
 
 
 def run(args):

@@ -54,7 +54,8 @@ class ReplacedAttention(nn.Module):
         self.config, self.layer_idx = original.config, original.layer_idx
         self.embed_dim, self.num_heads, self.head_dim = original.embed_dim, original.num_heads, original.head_dim
         self.scaling, self.is_causal = original.scaling, True
-        self.c_proj, self.attn_dropout, self.resid_dropout = original.c_proj, original.attn_dropout, original.resid_dropout
+        self.c_proj = original.c_proj
+        self.attn_dropout, self.resid_dropout = original.attn_dropout, original.resid_dropout
 
     def heads(self, x_BSX: torch.Tensor) -> torch.Tensor:
         """[B, S, n*D] -> [B, n, S, D]."""
