@@ -21,7 +21,14 @@ import torch.nn.functional as F
 
 from attnbench.bench.failures import classify, free_memory
 from attnbench.bench.train_config import TrainConfig
-from attnbench.data import format_conversations, load_conversations, load_tokenizer, make_batches
+from attnbench.data import (
+    FALLBACK_NAME,
+    format_conversations,
+    load_conversations,
+    load_tokenizer,
+    make_batches,
+)
+from attnbench.errors import AttnbenchError
 from attnbench.measure.device import synchronize
 from attnbench.measure.system import SystemSampler
 from attnbench.measure.train_flops import corrected_step_flops, count_step_flops, mfu
@@ -60,10 +67,26 @@ class AttentionStandIn:
         return self.inner(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
 
 
+def tokenizer_for(cfg: TrainConfig):
+    """The tokenizer a run uses: pretrained weights need theirs (the directory's, or GPT-2's cached one);
+    random weights take GPT-2's when cached, else the byte-level fallback (the run records which)."""
+    import os
+
+    if cfg.init == "pretrained" and cfg.pretrained_path and any(
+            os.path.exists(os.path.join(cfg.pretrained_path, f)) for f in ("tokenizer.json", "vocab.json")):
+        return load_tokenizer(path=cfg.pretrained_path)
+    tokenizer, name = load_tokenizer()
+    if cfg.init == "pretrained" and name == FALLBACK_NAME:
+        raise AttnbenchError("--init pretrained needs GPT-2's tokenizer: save it beside the weights "
+                             "(tokenizer.save_pretrained(DIR)) or into the Hugging Face cache; the byte-level "
+                             "fallback would feed the pretrained embeddings meaningless ids")
+    return tokenizer, name
+
+
 def prepare_data(cfg: TrainConfig):
     """Conversations -> text -> tokens -> fixed batches; returns (batches, data provenance dict)."""
     convs = load_conversations(cfg.dataset, limit=cfg.dataset_limit, seed=cfg.seed)
-    tokenizer, tokenizer_name = load_tokenizer()
+    tokenizer, tokenizer_name = tokenizer_for(cfg)
     data = make_batches(format_conversations(convs), tokenizer, seq_len=cfg.seq_len, batch_size=cfg.batch_size,
                         seed=cfg.seed, first_n_batches=cfg.batches)
     vocab = len(tokenizer) if hasattr(tokenizer, "__len__") else tokenizer.vocab_size

@@ -108,3 +108,13 @@ def test_cli_train_bad_input(argv, fragment, capsys, tmp_path):
     assert main(["train", "--device", "cpu", "--db", str(tmp_path / "r.db"), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert fragment in err and "Traceback" not in err, err
+
+
+def test_pretrained_weights_refuse_the_byte_level_tokenizer(monkeypatch):
+    from attnbench.bench import train as train_bench
+    from attnbench.data import ByteTokenizer
+
+    monkeypatch.setattr(train_bench, "load_tokenizer", lambda **kw: (ByteTokenizer(), "byte-level fallback"))
+    with pytest.raises(AttnbenchError, match="needs GPT-2's tokenizer"):
+        train_bench.tokenizer_for(TrainConfig(**{**TINY, "init": "pretrained"}))
+    assert train_bench.tokenizer_for(TrainConfig(**TINY))[1] == "byte-level fallback"  # random init: fine
