@@ -17,7 +17,6 @@ state a call signature cannot see (grad mode after torch._dynamo.reset(), say), 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import warnings
 from functools import lru_cache
 
@@ -25,6 +24,7 @@ import torch
 from torch.nn.attention.flex_attention import and_masks, create_block_mask, flex_attention
 
 from attnbench.attention.reference import expand_kv
+from attnbench.attention.registry import importable
 from attnbench.errors import AttnbenchError
 
 RECOMPILE_LIMIT = 64  # compiled versions of flex_attention allowed per process before we raise
@@ -34,7 +34,7 @@ _MAX_CACHED = 32
 
 def flex_check(device: torch.device) -> str | None:
     """Availability: compiled FlexAttention on CUDA needs triton."""
-    if device.type == "cuda" and importlib.util.find_spec("triton") is None:
+    if device.type == "cuda" and not importable("triton"):
         return "FlexAttention on CUDA needs triton (torch.compile's GPU backend)"
     return None
 
@@ -172,7 +172,7 @@ def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, s
 @lru_cache(maxsize=1)
 def flash_attn_func():
     """flash_attn.flash_attn_func, or None when the package is absent or fails to import."""
-    if importlib.util.find_spec("flash_attn") is None:
+    if not importable("flash_attn"):
         return None
     try:
         from flash_attn import flash_attn_func as fn

@@ -9,20 +9,11 @@ transposes (views, no copies).
 
 from __future__ import annotations
 
-import importlib.util
-
 import torch
 from torch.nn.attention import SDPBackend
 
-from attnbench.attention.registry import register
+from attnbench.attention.registry import importable, register
 from attnbench.attention.sdpa import pinned_sdpa
-
-
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ImportError:
-        return False
 
 
 def _to_bshd(*tensors):
@@ -36,7 +27,7 @@ def build_flash2():
     vendored = pinned_sdpa(SDPBackend.FLASH_ATTENTION, "flash")
 
     def flash2(q, k, v, *, causal, key_mask, scale):
-        if not _has("flash_attn"):
+        if not importable("flash_attn"):
             out, backend = vendored(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
             return out, f"{backend} = FlashAttention-2 vendored in PyTorch (flash_attn not installed)"
         import flash_attn

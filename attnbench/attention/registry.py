@@ -13,6 +13,7 @@ inputs) is done here once, for every variant.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 import torch
 
-from attnbench.errors import AttnbenchError, UnsupportedError, closest
+from attnbench.errors import AttnbenchError, closest
 
 KernelFn = Callable[..., "tuple[torch.Tensor, str]"]
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
@@ -72,7 +73,7 @@ class AttentionSpec:
         if device.type == "cuda" and not torch.cuda.is_available():
             return "no CUDA device visible to PyTorch"
         for module in self.requires:
-            if not _importable(module):
+            if not importable(module):
                 return f"needs the optional package that provides '{module}'"
         return self.check(device) if self.check else None
 
@@ -86,7 +87,7 @@ class AttentionSpec:
         return attention_flops(batch, heads, pairs, head_dim, "fwd", v_head_dim)
 
     def installed_fast_paths(self) -> list[str]:
-        return [m for m in self.uses_if_installed if _importable(m)]
+        return [m for m in self.uses_if_installed if importable(m)]
 
 
 class Attention:
@@ -169,7 +170,10 @@ def register(name: str, **fields) -> Callable[[Callable[..., KernelFn]], Callabl
     return decorate
 
 
-def _importable(module: str) -> bool:
+@functools.lru_cache(maxsize=None)
+def importable(module: str) -> bool:
+    """Whether `module` can be imported here. Cached: availability is checked on every kernel call, and
+    find_spec of a missing package scans sys.path (~60 us), too slow for a timed region."""
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
@@ -265,7 +269,3 @@ def dtype_from_name(name: str) -> torch.dtype:
     if name not in DTYPES:
         raise AttnbenchError(f"unknown dtype {name!r}{closest(name, DTYPES)}; valid: {', '.join(DTYPES)}")
     return DTYPES[name]
-
-
-def raise_unsupported(spec_name: str, what: str) -> None:
-    raise UnsupportedError(f"{spec_name}: {what}")

@@ -7,12 +7,12 @@ what you type wins over the preset).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from attnbench.errors import AttnbenchError, closest
+from attnbench.settings import check_keys, read_json_object
 
 MODEL_SIZES = ("gpt2-tiny", "gpt2-mini", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 
@@ -56,6 +56,8 @@ class TrainConfig:
         return self
 
 
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
+
 PRESETS: dict[str, dict[str, Any]] = {
     # the seeds' fast_test: every variant, a couple of batches, quickly
     "fast": {"batches": 2, "batch_size": 2, "seq_len": 128, "epochs": 1, "eval_batches": 2},
@@ -74,22 +76,14 @@ def load_preset(name_or_path: str) -> dict[str, Any]:
     if not os.path.isfile(name_or_path):
         raise AttnbenchError(f"--preset {name_or_path!r}{closest(name_or_path, PRESETS)}: not a preset "
                              f"({', '.join(PRESETS)}) nor a file")
-    try:
-        with open(name_or_path) as f:
-            values = json.load(f)
-    except (OSError, ValueError) as e:
-        raise AttnbenchError(f"--preset {name_or_path}: not readable JSON ({e})") from None
-    known = {f.name for f in fields(TrainConfig)}
-    if not isinstance(values, dict):
-        raise AttnbenchError(f"--preset {name_or_path}: expected a JSON object of settings")
-    for key in values:
-        if key not in known:
-            raise AttnbenchError(f"--preset {name_or_path}: unknown setting {key!r}{closest(key, known)}")
+    values = read_json_object(name_or_path)
+    check_keys(values, TRAIN_FIELDS, f"--preset {name_or_path}")
     return values
 
 
 def make_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig:
     """Defaults < preset < overrides (None in overrides means 'not given')."""
     values: dict[str, Any] = load_preset(preset) if preset else {}
+    check_keys(overrides, TRAIN_FIELDS, "training settings")
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(**values).validate()

@@ -26,10 +26,11 @@ def run(args):
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=None if Console().is_terminal else 160)
+    from attnbench.report.format import table_console
+
+    console = table_console(160)
     table = Table(title=f"attention variants: usable on {rows[0]['device']}?")
     for col in ("name", "kind", "supports", "devices", "dtypes", "options", "here"):
         table.add_column(col)

@@ -59,8 +59,9 @@ def run(args):
 
 
 def _list(store: ResultsStore) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from attnbench.report.format import table_console
 
     table = Table(title=f"runs in {store.path}")
     for col in ("id", "kind", "started", "status", "device", "rows", "headline"):
@@ -70,5 +71,5 @@ def _list(store: ResultsStore) -> int:
         device = env.get("gpu_name") or env.get("cpu_model") or env.get("device") or "-"
         table.add_row(str(r["id"]), r["kind"], r["started_at"][:19], r["status"], str(device),
                       str(r.get("n_measurements", "-")), str((r.get("summary") or {}).get("headline", "")))
-    Console(width=None if Console().is_terminal else 200).print(table)
+    table_console().print(table)
     return 0

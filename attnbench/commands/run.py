@@ -10,8 +10,8 @@ offline sample, 2 batches of 2 x 128 per variant. On a GPU: kernels in bf16 at b
 
 from __future__ import annotations
 
-import json
 import os
+from dataclasses import fields
 
 from attnbench.attention.registry import all_specs
 from attnbench.bench.kernel import KernelConfig
@@ -19,6 +19,7 @@ from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import add_tracker_arguments, default_dtype, log_to_trackers, resolve_device
 from attnbench.errors import AttnbenchError, closest
 from attnbench.results.store import DEFAULT_DB
+from attnbench.settings import check_keys, read_json_object
 
 # (preset, device) -> kernel sweep and training settings; variants and causal both ways are added
 SUITES = {
@@ -66,14 +67,11 @@ def suite_configs(preset: str, device: str) -> tuple[KernelConfig, TrainConfig]:
 def _preset_file(path: str) -> dict:
     if not os.path.isfile(path):
         raise AttnbenchError(f"--preset {path!r}{closest(path, PRESET_NAMES)}: use quick, full or a JSON file")
-    try:
-        with open(path) as f:
-            values = json.load(f)
-    except (OSError, ValueError) as e:
-        raise AttnbenchError(f"--preset {path}: not readable JSON ({e})") from None
-    if not isinstance(values, dict) or set(values) - {"kernel", "train"}:
-        raise AttnbenchError(f'--preset {path}: expected {{"kernel": {{...}}, "train": {{...}}}}')
-    return {"kernel": values.get("kernel", {}), "train": values.get("train", {})}
+    values = read_json_object(path)
+    check_keys(values, ("kernel", "train"), f'--preset {path} (expected {{"kernel": {{...}}, "train": {{...}}}})')
+    kernel = values.get("kernel", {})
+    check_keys(kernel, (f.name for f in fields(KernelConfig)), f"--preset {path}, kernel")
+    return {"kernel": kernel, "train": values.get("train", {})}
 
 
 def run(args):

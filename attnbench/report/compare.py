@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 
 from attnbench.errors import AttnbenchError
+from attnbench.report.format import fmt, table_console
 
 SLOWER, FASTER = 1.05, 0.95  # ratios outside this band are coloured: beyond run-to-run noise seen here
 
@@ -23,10 +23,6 @@ def _style(ratio, lower_is_better: bool) -> str:
     return f"[{colour}]{ratio:.3f}[/]" if colour else f"{ratio:.3f}"
 
 
-def _fmt(v, spec=".4g"):
-    return "-" if v is None else format(v, spec)
-
-
 def kernel_key(r: dict) -> tuple:
     return r["impl"], r["batch_size"], r["seq_len"], r["num_heads"], r["emb_dim"], r["causal"], r["mode"]
 
@@ -35,7 +31,7 @@ def print_comparison(run_a: dict, rows_a: list[dict], run_b: dict, rows_b: list[
     if run_a["kind"] != run_b["kind"]:
         raise AttnbenchError(f"run {run_a['id']} is a {run_a['kind']} run and run {run_b['id']} a {run_b['kind']} "
                              "run: compare runs of one kind")
-    console = console or Console(width=None if Console().is_terminal else 200)
+    console = console or table_console()
     title = f"run {run_b['id']} against run {run_a['id']} (ratio = B / A; red = worse, green = better)"
     if run_a["kind"] == "kernel":
         _kernel(rows_a, rows_b, title, console)
@@ -57,9 +53,9 @@ def _kernel(rows_a, rows_b, title, console):
         matched += 1
         table.add_row(rb["impl"], str(rb["batch_size"]), str(rb["seq_len"]), str(rb["num_heads"]), str(rb["emb_dim"]),
                       "yes" if rb["causal"] else "no", rb["mode"], f"{ra['status']}/{rb['status']}",
-                      _fmt(ra.get("median_ms")), _fmt(rb.get("median_ms")),
+                      fmt(ra.get("median_ms")), fmt(rb.get("median_ms")),
                       _style(_ratio(ra.get("median_ms"), rb.get("median_ms")), lower_is_better=True),
-                      _fmt(ra.get("tflops"), ".3g"), _fmt(rb.get("tflops"), ".3g"))
+                      fmt(ra.get("tflops"), ".3g"), fmt(rb.get("tflops"), ".3g"))
     if not matched:
         raise AttnbenchError("the two runs share no (variant, shape, causal, mode) row to compare")
     console.print(table)
@@ -75,9 +71,9 @@ def _train(rows_a, rows_b, title, console):
         ra = a.get(rb["impl"])
         if ra is None:
             continue
-        table.add_row(rb["impl"], f"{ra['status']}/{rb['status']}", _fmt(ra.get("val_loss")), _fmt(rb.get("val_loss")),
+        table.add_row(rb["impl"], f"{ra['status']}/{rb['status']}", fmt(ra.get("val_loss")), fmt(rb.get("val_loss")),
                       _style(_ratio(ra.get("val_loss"), rb.get("val_loss")), lower_is_better=True),
-                      _fmt(ra.get("tokens_per_s")), _fmt(rb.get("tokens_per_s")),
+                      fmt(ra.get("tokens_per_s")), fmt(rb.get("tokens_per_s")),
                       _style(_ratio(ra.get("tokens_per_s"), rb.get("tokens_per_s")), lower_is_better=False),
                       _style(_ratio(ra.get("energy_per_token_j"), rb.get("energy_per_token_j")), lower_is_better=True))
     console.print(table)

@@ -100,3 +100,11 @@ def test_cli_missing_plugin_is_one_line_and_nonzero(capsys):
 def test_registering_a_taken_name_from_another_module_is_refused():
     with pytest.raises(AttnbenchError, match="taken"):
         registry.register("eager", summary="clash", exact=True)(lambda: None)
+
+
+def test_availability_lookups_are_cached_off_the_hot_path():
+    """Kernels check availability on every call; a missing package must not be searched for each time."""
+    registry.importable.cache_clear()
+    assert registry.importable("surely_not_a_module_attnbench") is False
+    assert registry.importable("surely_not_a_module_attnbench") is False
+    assert registry.importable.cache_info().hits >= 1

@@ -74,3 +74,17 @@ def test_run_preset_file_and_bad_preset(tmp_path, capsys):
     assert suite_configs("full", "cpu")[0].seq_len[-1] == 1024
     assert main(["run", "--preset", "quikc", "--device", "cpu", "--db", str(tmp_path / "r.db")]) == 2
     assert "did you mean 'quick'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content,fragment", [
+    ('{"kernel": {"seq_lenn": [32]}}', "did you mean 'seq_len'"),
+    ('{"train": {"batchs": 1}}', "did you mean 'batches'"),
+    ('{"kernal": {}}', "did you mean 'kernel'"),
+    ('[1, 2]', "JSON object"),
+])
+def test_run_preset_file_with_a_typo_is_one_line(content, fragment, tmp_path, capsys):
+    path = tmp_path / "suite.json"
+    path.write_text(content)
+    assert main(["run", "--preset", str(path), "--device", "cpu", "--db", str(tmp_path / "r.db")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and "Traceback" not in err and err.count("\n") == 0, err
