@@ -118,7 +118,11 @@ def _guard_recompiles() -> type:
 
 
 def run_flex(q_BHSD, k_BHSD, v_BHSD, *, block_mask, score_mod, scale, compile: bool):
-    """flex_attention, compiled or eager; a call that would need a compile past the limit raises."""
+    """flex_attention, compiled or eager; a call that would need a compile past the limit raises.
+    Inside a compiled model the outer compile fuses flex itself (no nested compile, no guard)."""
+    if torch.compiler.is_compiling():
+        return flex_attention(q_BHSD, k_BHSD, v_BHSD, score_mod=score_mod, block_mask=block_mask, scale=scale,
+                              enable_gqa=q_BHSD.shape[1] != k_BHSD.shape[1])
     fn = compiled_flex() if compile else flex_attention  # eager flex also compiles (backend="eager")
     fail_type = _guard_recompiles()
     quiet = contextlib.nullcontext() if compile else warnings.catch_warnings()

@@ -3,6 +3,11 @@
 A pinned backend that cannot take the inputs raises UnsupportedError with PyTorch's reasons; it
 never falls back. For `sdpa`, the backend PyTorch's dispatcher chooses is read once per input
 signature and reported, so no row hides which kernel it timed.
+
+Inside a compiled model (torch.compiler.is_compiling()) the kernels skip what dynamo cannot trace
+(the private backend query, warning capture): one graph per model, no breaks per layer. There the
+`sdpa` label is the one read for the same signature outside the compile (training reads it in its
+eager FLOP-counting step); the dispatcher makes the same choice while tracing.
 """
 
 from __future__ import annotations
@@ -64,9 +69,12 @@ def build_auto():
 
     def sdpa(q, k, v, *, causal, key_mask, scale):
         key = _signature(q, k, v, causal, key_mask)
-        if key not in seen:
-            seen[key] = chosen_backend(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
-        return sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale), f"torch sdpa: {seen[key]}"
+        if torch.compiler.is_compiling():
+            label = seen.get(key, "chosen by the dispatcher while compiling")
+        else:
+            label = seen.get(key) or seen.setdefault(key, chosen_backend(q, k, v, causal=causal,
+                                                                         key_mask=key_mask, scale=scale))
+        return sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale), f"torch sdpa: {label}"
 
     return sdpa
 
@@ -80,6 +88,10 @@ def pinned_sdpa(backend: SDPBackend, label: str):
     """A kernel that runs SDPA with only `backend` allowed, and says why when that is impossible."""
 
     def sdpa_pinned(q, k, v, *, causal, key_mask, scale):
+        if torch.compiler.is_compiling():  # a backend that cannot run fails the compile instead
+            with sdpa_kernel([backend]):
+                out = sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
+            return out, f"torch sdpa: {label} (pinned)"
         with warnings.catch_warnings(record=True) as caught, sdpa_kernel([backend]):
             warnings.simplefilter("always")
             try:
