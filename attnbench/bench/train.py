@@ -95,12 +95,30 @@ def prepare_data(cfg: TrainConfig):
     return data, info
 
 
-def loss_of(model, batch, device, autocast):
+def loss_of(model, batch, device, autocast, loss_fn=None):
+    """Mean next-token cross-entropy of one batch (labels already shifted; -100 = ignored).
+    loss_fn: model_loss, or its compiled form."""
     x = batch.input_ids.to(device)
     mask = batch.attention_mask.to(device) if batch.attention_mask is not None else None
+    return (loss_fn or model_loss)(model, x, mask, batch.labels.to(device), autocast)
+
+
+def model_loss(model, input_ids_BS, attention_mask_BS, labels_BS, autocast):
+    """Forward and loss in one function, so that torch.compile fuses the loss with the model (as
+    nanoGPT's compiled model does). use_cache stays at the model's default: without a cache,
+    transformers reads position ids for packed sequences and, while compiling, then materializes
+    a 4-D mask for every forward."""
     with autocast:
-        logits = model(input_ids=x, attention_mask=mask).logits
-    return F.cross_entropy(logits.float().flatten(0, 1), batch.labels.to(device).flatten(), ignore_index=-100)
+        logits_BSV = model(input_ids=input_ids_BS, attention_mask=attention_mask_BS).logits
+    return F.cross_entropy(logits_BSV.float().flatten(0, 1), labels_BS.flatten(), ignore_index=-100)
+
+
+def make_optimizer(model, cfg: TrainConfig, device) -> torch.optim.Optimizer:
+    """AdamW, weight decay on matrices only (not biases, LayerNorms), fused on CUDA: the usual GPT recipe."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, fused=device.type == "cuda")
 
 
 def step_flops(model, handle, batch, device, autocast) -> dict:
@@ -130,19 +148,20 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
     model_size_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     flops = step_flops(model, handle, data.train.batch(0), device, autocast)
-    runner = torch.compile(model) if cfg.compile else model
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_fn = torch.compile(model_loss) if cfg.compile else model_loss  # the loss compiles with the model
+    opt = make_optimizer(model, cfg, device)
     eval_batch = data.validation.batch(0)
     tokens_per_step = cfg.batch_size * cfg.seq_len
     status, reason, step, losses, energies, train_seconds = "ok", "", 0, [], [], []
     handle.reset_counts()
+    loop_start = time.perf_counter()
     for epoch in range(cfg.epochs):
         for batch in data.train:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             start = sampler.mark(f"{name}:{step}:start")
             t0 = time.perf_counter()
-            loss = loss_of(runner, batch, device, autocast)
+            loss = loss_of(model, batch, device, autocast, loss_fn)
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
@@ -152,7 +171,7 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
             system = sampler.step_summary(start, end)
             t1 = time.perf_counter()
             with torch.no_grad():
-                loss_of(runner, eval_batch, device, autocast)
+                loss_of(model, eval_batch, device, autocast, loss_fn)
             synchronize(device)
             infer_s = time.perf_counter() - t1
             loss_value = loss.item()
@@ -179,7 +198,8 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
                 break
         if status != "ok":
             break
-    val_loss = evaluate(runner, data, cfg.eval_batches, device, autocast) if status == "ok" else None
+    loop_s = time.perf_counter() - loop_start
+    val_loss = evaluate(model, data, cfg.eval_batches, device, autocast, loss_fn) if status == "ok" else None
     tokens, seconds = tokens_per_step * step, sum(train_seconds)
     energy = sum(energies) if energies and None not in energies else None  # a partial sum would mislead
     summary = {
@@ -188,6 +208,8 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
         "train_time_s": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds if seconds else None,
         # steady state: without the first step, which carries compilation and autotuning
         "steady_tokens_per_s": tokens_per_step * (step - 1) / sum(train_seconds[1:]) if step > 1 else None,
+        # the whole loop by the wall clock: with the per-step evaluation forward and the sampler's marks
+        "loop_time_s": loop_s, "loop_tokens_per_s": tokens / loop_s if loop_s else None,
         "energy_j": energy, "energy_per_token_j": energy / tokens if energy is not None and tokens else None,
         "attention_implementation": handle.implementation, "attention_calls": handle.calls,
         "backends": sorted(b for b in handle.backends if b), "model_changes": handle.changes,
@@ -198,13 +220,13 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
     return summary
 
 
-def evaluate(model, data, n_batches: int, device, autocast) -> float:
+def evaluate(model, data, n_batches: int, device, autocast, loss_fn=None) -> float:
     """Mean validation loss over the first n_batches validation batches."""
     model.eval()
     losses = []
     with torch.no_grad():
         for i in range(min(n_batches, len(data.validation))):
-            losses.append(loss_of(model, data.validation.batch(i), device, autocast).item())
+            losses.append(loss_of(model, data.validation.batch(i), device, autocast, loss_fn).item())
     model.train()
     return sum(losses) / len(losses)
 
@@ -221,7 +243,10 @@ def run_train_bench(cfg: TrainConfig, impls: list[str], *, on_row: Callable[[dic
     vocab = info["vocab_size"]
     model_kwargs = {"init": cfg.init, "pretrained_path": cfg.pretrained_path, "seed": cfg.seed}
     if cfg.init == "random":
-        model_kwargs.update(vocab_size=vocab, n_positions=max(cfg.seq_len, 1))
+        if cfg.vocab_size is not None and cfg.vocab_size < vocab:
+            raise AttnbenchError(f"--vocab-size {cfg.vocab_size}: smaller than the tokenizer's {vocab} ids "
+                                 f"({info['tokenizer']}); use at least {vocab}")
+        model_kwargs.update(vocab_size=cfg.vocab_size or vocab, n_positions=max(cfg.seq_len, 1))
     init_state = build_gpt2(cfg.model, **model_kwargs).state_dict()
     with SystemSampler(str(device)) as sampler:
         for name in impls:

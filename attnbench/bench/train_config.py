@@ -28,6 +28,7 @@ class TrainConfig:
     batches: int | None = 2  # the seeds' number_first_serveral_batch; None = all
     batch_size: int = 2
     seq_len: int = 128
+    vocab_size: int | None = None  # random init: the model's vocabulary; None = the tokenizer's
     epochs: int = 1
     lr: float = 3e-4
     weight_decay: float = 0.1
@@ -46,6 +47,11 @@ class TrainConfig:
                                  f"valid: {', '.join(MODEL_SIZES)}")
         if self.init not in ("random", "pretrained"):
             raise AttnbenchError(f"--init {self.init!r}: use random or pretrained")
+        if self.vocab_size is not None and (isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int)
+                                            or self.vocab_size < 1):
+            raise AttnbenchError(f"--vocab-size {self.vocab_size!r}: must be a positive integer")
+        if self.vocab_size is not None and self.init == "pretrained":
+            raise AttnbenchError("--vocab-size applies to --init random only: pretrained weights fix the vocabulary")
         for name in ("batch_size", "seq_len", "epochs", "eval_batches"):
             if getattr(self, name) < 1:
                 raise AttnbenchError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
@@ -63,9 +69,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fast": {"batches": 2, "batch_size": 2, "seq_len": 128, "epochs": 1, "eval_batches": 2},
     # the seeds' full_test: more batches, so curves and per-step metrics mean something
     "full": {"batches": 200, "batch_size": 8, "seq_len": 256, "epochs": 1, "eval_batches": 8},
-    # the GPU yardstick of docs/benchmarks/train.md: GPT-2 124M, sequence 1024, batch 16
+    # the GPU yardstick of docs/benchmarks/train.md: GPT-2 124M, sequence 1024, batch 16, with
+    # nanoGPT's padded GPT-2 vocabulary (50304 = 50257 rounded up to a multiple of 64), whichever
+    # tokenizer is found, so the model does the work of the model it is compared with
     "gpu": {"model": "gpt2", "batches": 100, "batch_size": 16, "seq_len": 1024, "epochs": 1,
-            "eval_batches": 8, "device": "cuda"},
+            "eval_batches": 8, "device": "cuda", "vocab_size": 50304},
 }
 
 

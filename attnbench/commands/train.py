@@ -29,6 +29,8 @@ def add_parser(sub):
     p.add_argument("--batches", type=int, default=None, help="train on the first N batches only")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--seq-len", type=int, default=None)
+    p.add_argument("--vocab-size", type=int, default=None,
+                   help="model vocabulary for --init random (default: the tokenizer's; preset gpu: 50304)")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
@@ -46,7 +48,7 @@ def add_parser(sub):
 
 def config_from_args(args) -> tuple[TrainConfig, list[str]]:
     overrides = {"model": args.model, "batches": args.batches, "batch_size": args.batch_size,
-                 "seq_len": args.seq_len, "epochs": args.epochs, "lr": args.lr, "init": args.init,
+                 "seq_len": args.seq_len, "vocab_size": args.vocab_size, "epochs": args.epochs, "lr": args.lr, "init": args.init,
                  "pretrained_path": args.pretrained_path, "dataset": args.dataset, "compile": args.compile,
                  "seed": args.seed, "attn": args.attn}
     cfg = make_config(args.preset, overrides)

@@ -118,3 +118,24 @@ def test_pretrained_weights_refuse_the_byte_level_tokenizer(monkeypatch):
     with pytest.raises(AttnbenchError, match="needs GPT-2's tokenizer"):
         train_bench.tokenizer_for(TrainConfig(**{**TINY, "init": "pretrained"}))
     assert train_bench.tokenizer_for(TrainConfig(**TINY))[1] == "byte-level fallback"  # random init: fine
+
+
+def test_vocab_size_sets_the_model_vocabulary_and_refuses_too_small(capsys, tmp_path):
+    own, padded = (next(r for r in _train(["sdpa"], batches=1, **kw) if r["kind"] == "train_summary")
+                   for kw in ({}, {"vocab_size": 1024}))
+    n_embd = 64  # gpt2-tiny; the embedding is tied to the LM head, so it counts once
+    assert padded["model_size_mb"] - own["model_size_mb"] == pytest.approx((1024 - 258) * n_embd * 4 / 2**20)
+    assert main(["train", "--device", "cpu", "--db", str(tmp_path / "r.db"), "--vocab-size", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--vocab-size 100" in err and "258" in err and "Traceback" not in err
+
+
+def test_optimizer_decays_matrices_only():
+    from attnbench.bench.train import make_optimizer
+    from attnbench.models.gpt2 import build_gpt2
+
+    model = build_gpt2("gpt2-tiny", seed=0)
+    decay, no_decay = make_optimizer(model, TrainConfig(**TINY), torch.device("cpu")).param_groups
+    assert decay["weight_decay"] == TINY.get("weight_decay", 0.1) > 0 == no_decay["weight_decay"]
+    assert all(p.dim() == 2 for p in decay["params"]) and all(p.dim() == 1 for p in no_decay["params"])
+    assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
