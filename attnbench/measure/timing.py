@@ -1,9 +1,15 @@
 """Steady-state timing of a zero-argument callable, and first-call (compile / autotune) time.
 
 Why this shape: `fn` carries all its setup in a closure, so only the work itself is timed. On CUDA one
-event pair brackets each call (host overhead between calls is not counted) and the L2 cache is
-cleared before every repeat, outside the events, so each call starts cold as it would inside a model.
-We report the median with quartiles, not the mean: GPU timings have a long right tail.
+event pair brackets each call and the L2 cache is cleared before every repeat, outside the events, so
+each call starts cold as it would inside a model. We report the median with quartiles, not the mean:
+GPU timings have a long right tail.
+
+Device time, not host time: after the flush the GPU spins (torch.cuda._sleep) for longer than the host
+takes to enqueue `fn`, so the start event and fn's kernels reach the GPU back to back. Without it a
+short kernel's time includes the gap while Python launches it (a compiled flex call enqueues in ~0.1
+ms; a 0.2 ms sliding-window kernel measured 1.3 to 1.75x triton's do_bench, whose flush happened to
+be longer). The host's own cost per call is measured too (host_ms), so a host-bound variant shows.
 """
 
 from __future__ import annotations
@@ -32,12 +38,13 @@ class Timing:
     q3_ms: float
     repeats: int
     timer: str  # "cuda_event" or "perf_counter"
+    host_ms: float | None = None  # CUDA: median host time to enqueue one call (no synchronization)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
-    def from_samples(cls, samples_ms: list[float], timer: str) -> Timing:
+    def from_samples(cls, samples_ms: list[float], timer: str, host_ms: float | None = None) -> Timing:
         """Summarize raw per-call times (linear-interpolated quartiles, as numpy's default)."""
         if not samples_ms:
             raise ValueError("no samples to summarize")
@@ -53,6 +60,7 @@ class Timing:
             q3_ms=q3,
             repeats=len(samples_ms),
             timer=timer,
+            host_ms=host_ms,
         )
 
 
@@ -96,8 +104,14 @@ def _time_cuda(
     fn: Callable[[], object], dev: torch.device, warmup: int, repeats: int, flush_l2: bool
 ) -> Timing:
     with torch.cuda.device(dev):
-        for _ in range(warmup):
+        host_samples = []
+        for _ in range(max(warmup, 1)):  # one call at least: the host cost sizes the spin below
+            torch.cuda.synchronize(dev)
+            start = time.perf_counter()
             fn()
+            host_samples.append((time.perf_counter() - start) * 1e3)
+        host_ms = statistics.median(host_samples[1:] or host_samples)
+        spin_cycles = int(min(max(2 * host_ms, 0.05), MAX_SPIN_MS) * _spin_cycles_per_ms(dev))
         # Allocated once, before any timed call: allocation itself never lands between events.
         flush_buf = torch.empty(l2_flush_bytes(dev), dtype=torch.int8, device=dev) if flush_l2 else None
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
@@ -106,13 +120,33 @@ def _time_cuda(
         for i in range(repeats):
             if flush_buf is not None:
                 flush_buf.zero_()  # evict L2; runs before starts[i] is reached, so it is not timed
+            torch.cuda._sleep(spin_cycles)  # the GPU waits here, not between starts[i] and fn's kernels
             starts[i].record()
             fn()
             ends[i].record()
         torch.cuda.synchronize(dev)
         samples = [s.elapsed_time(e) for s, e in zip(starts, ends)]
         del flush_buf
-    return Timing.from_samples(samples, "cuda_event")
+    return Timing.from_samples(samples, "cuda_event", host_ms=host_ms)
+
+
+MAX_SPIN_MS = 50.0  # a call that takes the host longer is host-bound: its host_ms says so
+_SPIN_RATE: dict[int, float] = {}
+
+
+def _spin_cycles_per_ms(dev: torch.device) -> float:
+    """torch.cuda._sleep's cycles per millisecond on this device, measured once (clocks vary by GPU)."""
+    index = dev.index if dev.index is not None else torch.cuda.current_device()
+    if index not in _SPIN_RATE:
+        cycles = 2_000_000
+        torch.cuda._sleep(cycles)  # first call: module load
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        torch.cuda._sleep(cycles)
+        end.record()
+        torch.cuda.synchronize(dev)
+        _SPIN_RATE[index] = cycles / max(start.elapsed_time(end), 1e-3)
+    return _SPIN_RATE[index]
 
 
 def time_first_call(fn: Callable[[], object], device: str | torch.device) -> float:

@@ -27,7 +27,8 @@ def test_summary_statistics():
     assert (t.min_ms, t.q1_ms, t.median_ms, t.q3_ms, t.max_ms) == (1.0, 2.0, 3.0, 4.0, 5.0)
     one = Timing.from_samples([2.5], "perf_counter")
     assert one.q1_ms == one.median_ms == one.q3_ms == 2.5
-    assert set(t.to_dict()) == {"median_ms", "min_ms", "max_ms", "q1_ms", "q3_ms", "repeats", "timer"}
+    assert set(t.to_dict()) == {"median_ms", "min_ms", "max_ms", "q1_ms", "q3_ms", "repeats", "timer",
+                               "host_ms"}
 
 
 def test_first_call_wall_clock():
@@ -66,3 +67,21 @@ def test_cuda_l2_flush_is_outside_the_events():
     flush = time_fn(buf.zero_, device=dev, flush_l2=False)
     empty = time_fn(lambda: None, device=dev, flush_l2=True)
     assert empty.median_ms < flush.median_ms / 2
+
+
+@pytest.mark.gpu
+def test_host_launch_cost_is_not_device_time():
+    """A call that spends 2 ms on the host before a ~0.1 ms kernel is timed as the kernel, and its
+    host cost is reported separately."""
+    import time as _time
+
+    a = torch.randn(2048, 2048, device="cuda", dtype=torch.bfloat16)
+    kernel = time_fn(lambda: a @ a, device="cuda")
+
+    def slow_host():
+        _time.sleep(0.002)
+        return a @ a
+
+    slow = time_fn(slow_host, device="cuda")
+    assert slow.host_ms > 1.5 and kernel.host_ms < 1.0
+    assert slow.median_ms < kernel.median_ms + 0.5  # without the spin it would be >= 2 ms
