@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU session behind docs/benchmarks/kernels.md: GPU tests, then the kernel figures.
 # Usage, from the repository root on a CUDA machine:  bash benchmarks/gpu_kernels.sh STAGE [STAGE ...]
-#   stages: tests d128 d64 long      Results go to $OUT (default attnbench-results/gpu) as gpu.tar.gz.
+#   stages: tests d128 d64 long ... (the H100 session of 2026-11-21), and for the H200 session of 2026-11-22:
+#   h200-fwd h200-bwd window fidelity long-c.  Results go to $OUT (default attnbench-results/gpu) as gpu.tar.gz.
 # Optional wheels in .whl/ (e.g. flash-linear-attention, fla-core) are installed to /tmp/site first.
 set -uo pipefail
 out=${OUT:-attnbench-results/gpu}
@@ -47,6 +48,36 @@ for stage in "$@"; do
     long-b) timeout 150 python3 -m attnbench kernel --impl sdpa-cudnn,linear,lsh,sliding-window,eager --dtype bfloat16 \
             --batch-size 1 --num-heads 16 --head-dim 64 --seq-len 32768:131072:x2 --causal --mode fwd --repeats 5 \
             --db "$db" --output "$work/long_b.json" > "$work/long_b.log" 2>&1
+          echo "exit $?" ;;
+    h200-fwd) timeout 300 python3 -m attnbench kernel --impl sdpa-cudnn,sdpa-flash,flex,flex-sparse,sliding-window,alibi,gqa \
+            "${common[@]}" --head-dim 128 --seq-len 4096,16384 --causal both --mode fwd \
+            --output "$work/h200_fwd.json" > "$work/h200_fwd.log" 2>&1
+          echo "exit $?" ;;
+    h200-bwd) timeout 240 python3 -m attnbench kernel --impl sdpa-cudnn,sdpa-flash,flex,flex-sparse,sliding-window,alibi,gqa \
+            "${common[@]}" --head-dim 128 --seq-len 4096,16384 --causal --mode bwd \
+            --output "$work/h200_bwd.json" > "$work/h200_bwd.log" 2>&1
+          echo "exit $?" ;;
+    window) # how the exact sparse variants' efficiency depends on how many key tiles each query tile keeps
+      for w in 1024 4096; do
+        timeout 60 python3 -m attnbench kernel --impl sliding-window --window $w "${common[@]}" --head-dim 128 \
+          --seq-len 16384 --causal both --mode fwd --output "$work/window_$w.json" > "$work/window_$w.log" 2>&1
+        echo "window $w exit $?"
+      done
+      for d in 0.1 0.3; do
+        timeout 60 python3 -m attnbench kernel --impl flex-sparse --density $d "${common[@]}" --head-dim 128 \
+          --seq-len 16384 --causal both --mode fwd --output "$work/density_$d.json" > "$work/density_$d.log" 2>&1
+        echo "density $d exit $?"
+      done ;;
+    fidelity) # the same rows three times: is the timer's distance from do_bench noise or bias?
+      for round in 1 2 3; do
+        timeout 60 python3 -m attnbench kernel --impl sdpa-cudnn,sdpa-flash,flex "${common[@]}" --head-dim 128 \
+          --seq-len 16384 --causal both --mode fwd --no-check --output "$work/fidelity_$round.json" \
+          > "$work/fidelity_$round.log" 2>&1
+        echo "round $round exit $?"
+      done ;;
+    long-c) timeout 120 python3 -m attnbench kernel --impl sdpa-cudnn,linear,lsh,sliding-window --dtype bfloat16 \
+            --batch-size 1 --num-heads 16 --head-dim 64 --seq-len 65536,131072 --causal --mode fwd --repeats 5 \
+            --db "$db" --output "$work/long_c.json" > "$work/long_c.log" 2>&1
           echo "exit $?" ;;
     *) echo "unknown stage $stage" ;;
   esac

@@ -1,22 +1,45 @@
 #!/usr/bin/env bash
-# The GPU session behind docs/benchmarks/train.md (issue #4): GPT-2 124M, sequence 1024, batch 16, bf16,
-# every variant, and the sampler's overhead on the same steps. Not run yet: the first session's device
-# time went to the kernel figures. Usage on a CUDA machine, from the repository root:
-#   bash benchmarks/gpu_train.sh            (results and logs under $OUT, default attnbench-results/gpu)
+# The GPU session behind docs/benchmarks/train.md (issue #4): GPT-2 124M, sequence 1024, batch 16, bf16.
+# Usage on a CUDA machine, from the repository root:  bash benchmarks/gpu_train.sh STAGE [STAGE ...]
+#   fast   the nanoGPT yardstick (benchmarks/nanogpt_yardstick.py), the sampler's overhead on attnbench's
+#          compiled step, and attnbench train --compile with the fastest exact candidates
+#   all    attnbench train, every variant, uncompiled (the per-variant table)
+#   tests  the GPU tests (pytest -m gpu)
+# Results and logs go to $OUT (default attnbench-results/gpu) as gpu_train.tar.gz.
 set -uo pipefail
 out=${OUT:-attnbench-results/gpu}
-mkdir -p "$out/work"
+work=$out/work
+mkdir -p "$work"
 if compgen -G ".whl/*.whl" >/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-db=$out/work/results.db
-timeout 120 python3 benchmarks/sampler_overhead.py --model gpt2 --seq-len 1024 --batch-size 16 --device cuda \
-  > "$out/work/sampler_overhead.json" 2>&1
-timeout 300 python3 -m attnbench train --preset gpu --compile --attn sdpa-cudnn,sdpa-flash,flex --batches 60 \
-  --db "$db" --plots "$out/work/plots" > "$out/work/train_fast.log" 2>&1
-timeout 420 python3 -m attnbench train --preset gpu --attn all --batches 30 --db "$db" \
-  --plots "$out/work/plots" > "$out/work/train_all.log" 2>&1
-python3 -m attnbench results list --db "$db" | tail -8
-tar czf "$out/gpu_train.tar.gz" -C "$out/work" .
+db=$work/results.db
+nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm --format=csv > "$work/gpu.txt"
+python3 -c "import torch, triton, transformers; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), triton.__version__, transformers.__version__)" >> "$work/gpu.txt"
+cat "$work/gpu.txt"
+for stage in "$@"; do
+  echo "=== stage $stage ($(date +%T))"
+  case $stage in
+    fast)
+      timeout 150 python3 benchmarks/nanogpt_yardstick.py --steps 50 --json "$work/nanogpt.json" > "$work/nanogpt.log" 2>&1
+      echo "yardstick exit $?"; grep -m1 "tokens/s" "$work/nanogpt.log"
+      timeout 150 python3 benchmarks/sampler_overhead.py --model gpt2 --seq-len 1024 --batch-size 16 --device cuda \
+        --attn sdpa-cudnn --vocab-size 50304 --compile --steps 15 > "$work/sampler_overhead.json" 2> "$work/sampler_overhead.log"
+      echo "sampler exit $?"; cat "$work/sampler_overhead.json"
+      timeout 260 python3 -m attnbench train --preset gpu --compile --attn sdpa-cudnn,sdpa,flex --batches 60 \
+        --db "$db" --plots "$work/plots_fast" > "$work/train_fast.log" 2>&1
+      echo "train exit $?" ;;
+    all)
+      timeout 330 python3 -m attnbench train --preset gpu --attn all --batches 30 --db "$db" \
+        --plots "$work/plots_all" > "$work/train_all.log" 2>&1
+      echo "train exit $?" ;;
+    tests)
+      timeout 250 python3 -m pytest -q -m gpu tests -p no:cacheprovider -rs -n 6 > "$work/gpu_tests.log" 2>&1
+      echo "pytest exit $?"; grep -E "passed|failed|FAILED|Error" "$work/gpu_tests.log" | tail -25 ;;
+    *) echo "unknown stage $stage" ;;
+  esac
+done
+python3 benchmarks/summarize_train.py "$db" 2>&1 | tee "$work/summary.txt"
+tar czf "$out/gpu_train.tar.gz" -C "$work" .

@@ -29,6 +29,8 @@ from attnbench.errors import AttnbenchError
 
 RECOMPILE_LIMIT = 64  # compiled versions of flex_attention allowed per process before we raise
 DENSE_LABEL = "dense reference (FlexAttention has no CPU backward)"
+# torch 2.13's CPU template fails to lower flex inside a compiled HF model ("not enough values to unpack")
+DENSE_COMPILED_LABEL = "dense, compiled (FlexAttention's CPU template is not used inside a compiled model)"
 _MAX_CACHED = 32
 
 
@@ -164,9 +166,10 @@ def dense_with_mods(q_BHSD, k_BHSD, v_BHSD, *, scale, mask_mod=None, score_mod=N
 
 def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, score_mod=None):
     """Run FlexAttention (or, on CPU with gradients, the labelled dense path) -> (out, backend)."""
-    if q.device.type == "cpu" and wants_grad(q, k, v):
+    if q.device.type == "cpu" and (wants_grad(q, k, v) or torch.compiler.is_compiling()):
         mod = combined_mod(mask_mod, causal, key_mask)
-        return dense_with_mods(q, k, v, scale=scale, mask_mod=mod, score_mod=score_mod), DENSE_LABEL
+        label = DENSE_LABEL if wants_grad(q, k, v) else DENSE_COMPILED_LABEL
+        return dense_with_mods(q, k, v, scale=scale, mask_mod=mod, score_mod=score_mod), label
     compile = resolve_compile(compile, q.device)
     block_mask = block_mask_for(mask_mod, causal, key_mask, q.shape[2], k.shape[2], q.device)
     out = run_flex(q, k, v, block_mask=block_mask, score_mod=score_mod, scale=scale, compile=compile)

@@ -148,9 +148,13 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
     model_size_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     flops = step_flops(model, handle, data.train.batch(0), device, autocast)
+    eval_batch = data.validation.batch(0)
+    with torch.no_grad():  # an eager evaluation forward too: kernels read their labels outside any compile
+        loss_of(model, eval_batch, device, autocast)
+    if cfg.compile:  # dynamo caches per function, across variants: without a reset they would share its
+        torch._dynamo.reset()  # recompile limit (8), and the third variant would quietly run eagerly
     loss_fn = torch.compile(model_loss) if cfg.compile else model_loss  # the loss compiles with the model
     opt = make_optimizer(model, cfg, device)
-    eval_batch = data.validation.batch(0)
     tokens_per_step = cfg.batch_size * cfg.seq_len
     status, reason, step, losses, energies, train_seconds = "ok", "", 0, [], [], []
     handle.reset_counts()

@@ -48,7 +48,9 @@ class AttentionHandle:
     """What use_attention installed in one model, and what ran since.
 
     calls: kernel invocations (one per layer per forward; recomputation under gradient
-    checkpointing counts again); backends: every `last_backend` the kernel reported;
+    checkpointing counts again), compiled ones included; backends: every `last_backend` the kernel
+    reported in eager calls (a compiled model traces the same kernels: attnbench train runs one eager
+    training and one eager evaluation forward before it compiles);
     implementation: the model's config._attn_implementation; changes: what else changed in the
     model (pooled heads, low-rank key/values, removed position embeddings...).
     """
@@ -57,7 +59,10 @@ class AttentionHandle:
         self.attention = attention
         self.implementation = implementation
         self.changes = changes
-        self.calls = 0
+        self._eager_calls = 0
+        # Inside a compiled model a Python int counter would be a guard that fails every call (dynamo
+        # recompiles each step until its limit, then runs eagerly): count there in a tensor instead.
+        self._compiled_calls = torch.zeros((), dtype=torch.int64)
         self.backends: set[str] = set()
         self._undo: list = []
         self._mask_cache: tuple | None = None
@@ -75,8 +80,15 @@ class AttentionHandle:
         return (f"AttentionHandle({self.name!r}, implementation={self.implementation!r}, "
                 f"calls={self.calls}, backends={sorted(self.backends)})")
 
+    @property
+    def calls(self) -> int:
+        return self._eager_calls + int(self._compiled_calls)
+
     def reset_counts(self) -> None:
-        self.calls, self.backends = 0, set()
+        """Zero the call count. backends stay: clearing them would change what a compiled graph has
+        seen (one recompile), and every label in them did run."""
+        self._eager_calls = 0
+        self._compiled_calls.zero_()  # in place: compiled graphs hold this tensor
 
     def on_remove(self, undo) -> None:
         """Queue an undo step; remove() runs them newest first."""
@@ -90,18 +102,24 @@ class AttentionHandle:
         self.active = False
 
     def run(self, q_BHSD, k_BHSD, v_BHSD, attention_mask, *, causal: bool, scale: float | None):
-        """Convert the mask (once per forward: every layer gets the same mask object), call the kernel."""
+        """Convert the mask (once per forward: every layer gets the same mask object), call the kernel.
+        While compiling, nothing that changes per call is read (the mask conversion is traced once)."""
         sq, sk = q_BHSD.shape[2], k_BHSD.shape[2]
+        compiling = torch.compiler.is_compiling()
         key = (sq, sk, causal)
         cache = self._mask_cache
-        if cache is not None and cache[0] is attention_mask and cache[1] == key:
+        if not compiling and cache is not None and cache[0] is attention_mask and cache[1] == key:
             causal_k, key_mask_BS = cache[2]
         else:
             causal_k, key_mask_BS = key_mask_from_hf(attention_mask, sq, sk, causal)
-            self._mask_cache = (attention_mask, key, (causal_k, key_mask_BS))
+            if not compiling:
+                self._mask_cache = (attention_mask, key, (causal_k, key_mask_BS))
         out_BHSD = self.attention(q_BHSD, k_BHSD, v_BHSD, causal=causal_k, key_mask=key_mask_BS, scale=scale)
-        self.calls += 1
-        self.backends.add(self.attention.last_backend)
+        if compiling:  # labels are read in eager calls only: a set dynamo reads is guarded as a whole,
+            self._compiled_calls.add_(1)  # so any later change would recompile every graph that read it
+        else:
+            self._eager_calls += 1
+            self.backends.add(self.attention.last_backend)
         return out_BHSD
 
 

@@ -1,8 +1,9 @@
-"""A compiled GPT-2 with an attnbench variant is one graph: no break per layer.
+"""A compiled GPT-2 with an attnbench variant is one graph that compiles once.
 
 A graph break in every attention call (a private backend query, warning capture) costs a compiled
-training step its fusion across layers; `attnbench train --compile` must not pay it. Traced with
-dynamo's eager backend (no code generation), on the CPU, in training mode with gradients.
+training step its fusion across layers, and state that changes every call (a call counter) makes
+dynamo recompile every step until its limit, then run eagerly: `attnbench train --compile` must pay
+neither. Traced with dynamo's eager backend (no code generation), on the CPU, with gradients.
 """
 
 import pytest
@@ -13,13 +14,21 @@ from attnbench.models.gpt2 import build_gpt2, use_attention
 
 
 @pytest.mark.parametrize("name", ["eager", "sdpa", "sdpa-math", "sdpa-flash", "gqa", "mla", "linear"])
-def test_training_forward_compiles_to_one_graph(name):
+def test_training_forward_compiles_once_to_one_graph(name):
     model = build_gpt2("gpt2-tiny", seed=0).train()
     handle = use_attention(model, name)
     x_BS = torch.randint(0, model.config.vocab_size, (2, 32))
+    no_autocast = torch.autocast("cpu", enabled=False)
+    model_loss(model, x_BS, None, x_BS, no_autocast).backward()  # eager first, as training's FLOP count
     compiled = torch.compile(model_loss, fullgraph=True, backend="eager")  # fullgraph: a break raises
-    loss = compiled(model, x_BS, None, x_BS, torch.autocast("cpu", enabled=False))
-    loss.backward()
-    assert torch.isfinite(loss)
-    assert handle.calls == model.config.n_layer  # side effects of the compiled calls still count
     torch._dynamo.reset()
+    try:
+        losses = [compiled(model, x_BS, None, x_BS, no_autocast)]
+        with torch._dynamo.config.patch(error_on_recompile=True):
+            losses += [compiled(model, x_BS, None, x_BS, no_autocast) for _ in range(3)]
+    finally:
+        torch._dynamo.reset()
+    assert all(torch.isfinite(loss) for loss in losses)
+    assert handle.calls == 5 * model.config.n_layer  # the compiled calls are counted too
+    handle.reset_counts()
+    assert handle.calls == 0 and len(handle.backends) == 1, handle.backends  # the label read eagerly

@@ -1,0 +1,44 @@
+"""Print one compact line per trained variant from a results database (for a device run's short output).
+
+    python benchmarks/summarize_train.py attnbench-results/results.db
+
+Steady tokens/s leaves out the first step (compilation, autotuning); loop tokens/s is the wall clock of
+the whole loop, with the per-step evaluation forward and the sampler's marks.
+"""
+
+import statistics
+import sys
+
+from attnbench.results.store import ResultsStore
+
+
+def fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def main(path: str) -> None:
+    with ResultsStore(path) as store:
+        for run in store.list_runs("train"):
+            cfg = run["config"] or {}
+            print(f"## run {run['id']} {run['status']} compile={cfg.get('compile')} batches={cfg.get('batches')} "
+                  f"vocab={cfg.get('vocab_size')}")
+            print(f"{'impl':15s} {'status':9s} {'steady tok/s':>12s} {'median tok/s':>12s} {'loop tok/s':>10s} "
+                  f"{'MFU':>5s} {'peak MB':>8s} {'J/token':>9s} {'W':>5s} {'util%':>5s} {'loss':>6s} backends")
+            steps = store.measurements(run["id"], "train_step")
+            for s in store.measurements(run["id"], "train_summary"):
+                mine = [r for r in steps if r["impl"] == s["impl"]][1:]  # steady state: without step 0
+                med = statistics.median([r["tokens_per_s"] for r in mine]) if mine else None
+                mfu = statistics.median([r["mfu"] for r in mine if r.get("mfu")] or [0]) if mine else None
+                peak = max((r["gpu_memory_mb"] or 0 for r in mine), default=None)
+                watts = statistics.median([r["gpu_power_w"] for r in mine if r.get("gpu_power_w")] or [0])
+                util = statistics.median([r["gpu_util_pct"] for r in mine if r.get("gpu_util_pct") is not None]
+                                         or [0])
+                detail = ",".join(s.get("backends") or []) or (s.get("reason") or "")[:60]
+                print(f"{s['impl']:15s} {s['status']:9s} {fmt(s.get('steady_tokens_per_s'), '12,.0f')} "
+                      f"{fmt(med, '12,.0f')} {fmt(s.get('loop_tokens_per_s'), '10,.0f')} {fmt(mfu, '5.1%')} "
+                      f"{fmt(peak, '8.0f')} {fmt(s.get('energy_per_token_j'), '9.2e')} {watts:5.0f} {util:5.0f} "
+                      f"{fmt(s.get('final_loss'), '6.3f')} {detail[:70]}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
