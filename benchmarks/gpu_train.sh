@@ -25,12 +25,12 @@ for stage in "$@"; do
     fast)
       timeout 150 python3 benchmarks/nanogpt_yardstick.py --steps 50 --json "$work/nanogpt.json" > "$work/nanogpt.log" 2>&1
       echo "yardstick exit $?"; grep -m1 "tokens/s" "$work/nanogpt.log"
-      timeout 150 python3 benchmarks/sampler_overhead.py --model gpt2 --seq-len 1024 --batch-size 16 --device cuda \
+      TORCH_LOGS=recompiles timeout 250 python3 -m attnbench train --preset gpu --compile --attn sdpa-cudnn,flex \
+        --batches 60 --db "$db" --plots "$work/plots_fast" > "$work/train_fast.log" 2>&1
+      echo "train exit $?; recompiles: $(grep -c 'Recompiling function' "$work/train_fast.log")"
+      timeout 140 python3 benchmarks/sampler_overhead.py --model gpt2 --seq-len 1024 --batch-size 16 --device cuda \
         --attn sdpa-cudnn --vocab-size 50304 --compile --steps 15 > "$work/sampler_overhead.json" 2> "$work/sampler_overhead.log"
-      echo "sampler exit $?"; cat "$work/sampler_overhead.json"
-      timeout 260 python3 -m attnbench train --preset gpu --compile --attn sdpa-cudnn,sdpa,flex --batches 60 \
-        --db "$db" --plots "$work/plots_fast" > "$work/train_fast.log" 2>&1
-      echo "train exit $?" ;;
+      echo "sampler exit $?"; cat "$work/sampler_overhead.json" ;;
     all)
       timeout 330 python3 -m attnbench train --preset gpu --attn all --batches 30 --db "$db" \
         --plots "$work/plots_all" > "$work/train_all.log" 2>&1
