@@ -3,6 +3,9 @@
 # Usage on a CUDA machine, from the repository root:  bash benchmarks/gpu_train.sh STAGE [STAGE ...]
 #   fast   the nanoGPT yardstick (benchmarks/nanogpt_yardstick.py), the sampler's overhead on attnbench's
 #          compiled step, and attnbench train --compile with the fastest exact candidates
+#   compiled  the same without the yardstick
+#   checks  what a sampler reading costs here (sampler_cost.py); repeated fwd+bwd of the flex family at
+#          the training shape against the first result and the float64 reference (check_repeat.py)
 #   all    attnbench train, every variant, uncompiled (the per-variant table)
 #   tests  the GPU tests (pytest -m gpu)
 # Results and logs go to $OUT (default attnbench-results/gpu) as gpu_train.tar.gz.
@@ -25,12 +28,17 @@ for stage in "$@"; do
     fast)
       timeout 150 python3 benchmarks/nanogpt_yardstick.py --steps 50 --json "$work/nanogpt.json" > "$work/nanogpt.log" 2>&1
       echo "yardstick exit $?"; grep -m1 "tokens/s" "$work/nanogpt.log"
+      ;&  # and on into the compiled stage
+    compiled)
       TORCH_LOGS=recompiles timeout 250 python3 -m attnbench train --preset gpu --compile --attn sdpa-cudnn,flex \
         --batches 60 --db "$db" --plots "$work/plots_fast" > "$work/train_fast.log" 2>&1
       echo "train exit $?; recompiles: $(grep -c 'Recompiling function' "$work/train_fast.log")"
       timeout 140 python3 benchmarks/sampler_overhead.py --model gpt2 --seq-len 1024 --batch-size 16 --device cuda \
         --attn sdpa-cudnn --vocab-size 50304 --compile --steps 15 > "$work/sampler_overhead.json" 2> "$work/sampler_overhead.log"
       echo "sampler exit $?"; cat "$work/sampler_overhead.json" ;;
+    checks)
+      timeout 60 python3 benchmarks/sampler_cost.py --device cuda 2>&1 | tee "$work/sampler_cost.txt"
+      timeout 150 python3 benchmarks/check_repeat.py --repeats 50 2>&1 | tee "$work/check_repeat.txt" | tail -8 ;;
     all)
       timeout 330 python3 -m attnbench train --preset gpu --attn all --batches 30 --db "$db" \
         --plots "$work/plots_all" > "$work/train_all.log" 2>&1

@@ -11,11 +11,15 @@ transformers 5 attention layers call `ALL_ATTENTION_FUNCTIONS[config._attn_imple
 
 Masks. The model builds its mask through `AttentionMaskInterface[implementation]`; for a name
 with no mask function it passes attention_mask=None, padding or not (masking_utils,
-`_preprocess_mask_arguments`: verified in transformers 5.23). So every name we register gets
-transformers' `sdpa_mask` too: a bool [B, 1, Sq, Sk] (True = may attend), or None when the mask
-is plain causal without padding. `key_mask_from_hf` turns it into attnbench's contract
-(causal flag + key_mask bool [B, Sk]) and checks that nothing is lost; masks that are not
-"causal (or full) + key padding" (packed sequences, custom 4-D masks with biases) raise.
+`_preprocess_mask_arguments`: verified in transformers 5.23). So every name we register gets a mask
+function too, `key_padding_mask`: when transformers says the mask is plain causal plus padding
+(allow_is_causal_skip), it hands the layers the 2-D padding mask itself, bool [B, Sk] or None, which
+is exactly attnbench's contract and needs no data-dependent check, so a compiled model stays one
+graph (transformers' own sdpa_mask materializes [B, 1, Sq, Sk] under torch.compile with torch < 2.14,
+and checking that costs a graph break per layer). Otherwise (packed sequences, extra mask functions)
+it builds transformers' 4-D mask, and `key_mask_from_hf` turns it into the contract (causal flag +
+key_mask) and checks that nothing is lost; masks that are not "causal (or full) + key padding"
+(packed sequences, custom 4-D masks with biases) raise.
 """
 
 from __future__ import annotations
@@ -41,7 +45,15 @@ def register_implementation(implementation: str) -> None:
     """Register the attention function AND its mask function: without the latter the model
     silently passes no padding mask at all."""
     AttentionInterface.register(implementation, attnbench_attention)
-    AttentionMaskInterface.register(implementation, sdpa_mask)
+    AttentionMaskInterface.register(implementation, key_padding_mask)
+
+
+def key_padding_mask(*args, attention_mask=None, allow_is_causal_skip=False, **kwargs):
+    """transformers' mask-function hook: the 2-D padding mask (bool [B, Sk], True = real token) when
+    the mask is causal + padding and nothing else, else transformers' 4-D sdpa mask (checked later)."""
+    if allow_is_causal_skip and "allow_is_bidirectional_skip" not in kwargs:
+        return attention_mask
+    return sdpa_mask(*args, attention_mask=attention_mask, allow_is_causal_skip=allow_is_causal_skip, **kwargs)
 
 
 class AttentionHandle:
@@ -144,10 +156,11 @@ def attnbench_attention(module, query, key, value, attention_mask, scaling=None,
 
 
 def key_mask_from_hf(mask, sq: int, sk: int, causal: bool) -> tuple[bool, torch.Tensor | None]:
-    """transformers' 4-D mask -> (causal, key_mask bool [B, Sk] or None), or an error if that loses
+    """transformers' mask -> (causal, key_mask bool [B, Sk] or None), or an error if that loses
     information.
 
-    mask: None (plain causal / no padding), bool [B, 1|H, Sq, Sk] (True = may attend) or additive
+    mask: None (plain causal / no padding), bool [B, Sk] (key_padding_mask's pass-through), bool
+    [B, 1|H, Sq, Sk] (True = may attend) or additive
     float (0 = attend, very negative = masked). Causal is bottom-right aligned (query i is position
     i + Sk - Sq); one new query over a cache (Sq == 1) sees every key, so it runs non-causal.
     """
@@ -157,6 +170,13 @@ def key_mask_from_hf(mask, sq: int, sk: int, causal: bool) -> tuple[bool, torch.
     run_causal = causal and sq == sk
     if mask is None:
         return run_causal, None
+    if mask.dim() == 2:  # key_padding_mask's pass-through: already the contract's key mask
+        if tuple(mask.shape) != (mask.shape[0], sk):
+            raise AttnbenchError(f"expected a key padding mask [B, {sk}]; got {tuple(mask.shape)}")
+        key_mask_BK = mask if mask.dtype == torch.bool else mask != 0
+        if not torch.compiler.is_compiling() and bool(key_mask_BK.all()):  # no padding: the fast kernels
+            return run_causal, None
+        return run_causal, key_mask_BK
     if mask.dim() != 4 or tuple(mask.shape[-2:]) != (sq, sk):
         raise AttnbenchError(f"expected a 4-D attention mask [B, 1, {sq}, {sk}]; got {tuple(mask.shape)}")
     allowed_BHQK = mask if mask.dtype == torch.bool else _allowed_from_additive(mask)

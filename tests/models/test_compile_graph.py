@@ -32,3 +32,25 @@ def test_training_forward_compiles_once_to_one_graph(name):
     assert handle.calls == 5 * model.config.n_layer  # the compiled calls are counted too
     handle.reset_counts()
     assert handle.calls == 0 and len(handle.backends) == 1, handle.backends  # the label read eagerly
+
+
+@pytest.mark.parametrize("name", ["sdpa", "eager"])
+def test_padded_batches_compile_to_one_graph_and_keep_their_mask(name):
+    """Left padding under compile: the padding mask reaches the kernel without a data-dependent check,
+    and the compiled loss equals the eager one (the mask was applied, not dropped)."""
+    model = build_gpt2("gpt2-tiny", seed=0).train()
+    use_attention(model, name)
+    x_BS = torch.randint(0, model.config.vocab_size, (2, 32))
+    mask_BS = torch.ones(2, 32, dtype=torch.long)
+    mask_BS[0, :7] = 0  # 7 pad tokens on the left of the first row
+    labels_BS = x_BS.masked_fill(mask_BS == 0, -100)
+    no_autocast = torch.autocast("cpu", enabled=False)
+    eager = model_loss(model, x_BS, mask_BS, labels_BS, no_autocast)
+    unmasked = model_loss(model, x_BS, None, labels_BS, no_autocast)
+    torch._dynamo.reset()
+    try:
+        compiled = torch.compile(model_loss, fullgraph=True, backend="eager")(model, x_BS, mask_BS, labels_BS,
+                                                                              no_autocast)
+    finally:
+        torch._dynamo.reset()
+    assert torch.allclose(compiled, eager, atol=1e-5) and not torch.allclose(eager, unmasked, atol=1e-3)
