@@ -20,12 +20,13 @@ def main():
     p.add_argument("--impl", default="sliding-window,flex,flex-sparse,alibi,sdpa-cudnn")
     p.add_argument("--repeats", type=int, default=100)
     p.add_argument("--shape", default="16,12,1024,64", help="B,H,S,D")
+    p.add_argument("--device", default="cuda")
     args = p.parse_args()
     B, H, S, D = (int(x) for x in args.shape.split(","))
     print(f"{'impl':15s} {'max |out - first|':>18s} {'max |dq - first|':>17s} {'rel err vs fp64':>16s} backend")
     for name in args.impl.split(","):
         attn = get_attention(name)
-        q, k, v = attn.make_inputs(B, H, S, D, dtype=torch.bfloat16, device="cuda", requires_grad=True, seed=0)
+        q, k, v = attn.make_inputs(B, H, S, D, dtype=torch.bfloat16, device=args.device, requires_grad=True, seed=0)
         grad_out = torch.randn_like(attn(q, k, v, causal=True))
         outs, dqs = [], []
         for _ in range(args.repeats):

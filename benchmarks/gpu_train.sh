@@ -30,7 +30,7 @@ for stage in "$@"; do
       echo "yardstick exit $?"; grep -m1 "tokens/s" "$work/nanogpt.log"
       ;&  # and on into the compiled stage
     compiled)
-      TORCH_LOGS=recompiles timeout 250 python3 -m attnbench train --preset gpu --compile --attn sdpa-cudnn,flex \
+      TORCH_LOGS=recompiles,graph_breaks timeout 250 python3 -m attnbench train --preset gpu --compile --attn sdpa-cudnn,flex \
         --batches 60 --db "$db" --plots "$work/plots_fast" > "$work/train_fast.log" 2>&1
       echo "train exit $?; recompiles: $(grep -c 'Recompiling function' "$work/train_fast.log")"
       timeout 140 python3 benchmarks/sampler_overhead.py --model gpt2 --seq-len 1024 --batch-size 16 --device cuda \

@@ -3,7 +3,8 @@
     python benchmarks/summarize_train.py attnbench-results/results.db
 
 Steady tokens/s leaves out the first step (compilation, autotuning); loop tokens/s is the wall clock of
-the whole loop, with the per-step evaluation forward and the sampler's marks.
+the loop from the end of step 0,
+with the per-step evaluation forward and the sampler's marks.
 """
 
 import statistics
@@ -35,7 +36,7 @@ def main(path: str) -> None:
                                          or [0])
                 detail = ",".join(s.get("backends") or []) or (s.get("reason") or "")[:60]
                 print(f"{s['impl']:15s} {s['status']:9s} {fmt(s.get('steady_tokens_per_s'), '12,.0f')} "
-                      f"{fmt(med, '12,.0f')} {fmt(s.get('loop_tokens_per_s'), '10,.0f')} {fmt(mfu, '5.1%')} "
+                      f"{fmt(med, '12,.0f')} {fmt(s.get('steady_loop_tokens_per_s'), '10,.0f')} {fmt(mfu, '5.1%')} "
                       f"{fmt(peak, '8.0f')} {fmt(s.get('energy_per_token_j'), '9.2e')} {watts:5.0f} {util:5.0f} "
                       f"{fmt(s.get('final_loss'), '6.3f')} {detail[:70]}")
 

@@ -158,7 +158,7 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
     tokens_per_step = cfg.batch_size * cfg.seq_len
     status, reason, step, losses, energies, train_seconds = "ok", "", 0, [], [], []
     handle.reset_counts()
-    loop_start = time.perf_counter()
+    loop_start = steady_start = time.perf_counter()
     for epoch in range(cfg.epochs):
         for batch in data.train:
             if device.type == "cuda":
@@ -172,12 +172,12 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
             synchronize(device)
             train_s = time.perf_counter() - t0
             end = sampler.mark(f"{name}:{step}:end")
-            system = sampler.step_summary(start, end)
             t1 = time.perf_counter()
             with torch.no_grad():
                 loss_of(model, eval_batch, device, autocast, loss_fn)
             synchronize(device)
             infer_s = time.perf_counter() - t1
+            system = sampler.step_summary(start, end)  # after the evaluation: the end mark's read is done
             loss_value = loss.item()
             row = {
                 "impl": name, "status": "ok", "step": step, "epoch": epoch, "loss": loss_value,
@@ -197,12 +197,15 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
             energies.append(row["energy_j"])
             train_seconds.append(train_s)
             step += 1
+            if step == 1:  # the steady loop starts after the first step (compilation, autotuning)
+                steady_start = time.perf_counter()
             if not math.isfinite(loss_value):
                 status, reason = "diverged", f"loss became {loss_value} at step {step - 1}; this variant stopped"
                 break
         if status != "ok":
             break
-    loop_s = time.perf_counter() - loop_start
+    loop_end = time.perf_counter()
+    loop_s, steady_loop_s = loop_end - loop_start, loop_end - steady_start
     val_loss = evaluate(model, data, cfg.eval_batches, device, autocast, loss_fn) if status == "ok" else None
     tokens, seconds = tokens_per_step * step, sum(train_seconds)
     energy = sum(energies) if energies and None not in energies else None  # a partial sum would mislead
@@ -213,7 +216,9 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
         # steady state: without the first step, which carries compilation and autotuning
         "steady_tokens_per_s": tokens_per_step * (step - 1) / sum(train_seconds[1:]) if step > 1 else None,
         # the whole loop by the wall clock: with the per-step evaluation forward and the sampler's marks
+        # (steady: from the end of the first step, whose compilation would otherwise dominate)
         "loop_time_s": loop_s, "loop_tokens_per_s": tokens / loop_s if loop_s else None,
+        "steady_loop_tokens_per_s": tokens_per_step * (step - 1) / steady_loop_s if step > 1 else None,
         "energy_j": energy, "energy_per_token_j": energy / tokens if energy is not None and tokens else None,
         "attention_implementation": handle.implementation, "attention_calls": handle.calls,
         "backends": sorted(b for b in handle.backends if b), "model_changes": handle.changes,

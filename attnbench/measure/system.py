@@ -2,9 +2,11 @@
 
 Why a thread *and* marks: GPU power, memory and utilization are gauges, so a daemon thread samples them
 while the step runs (20 Hz by default, never below 10 Hz). CPU time, disk bytes and GPU energy are
-cumulative counters, so `mark()` reads them synchronously at each step boundary: per-step deltas are
-exact even for steps shorter than the sampling interval. A mark makes one NVML call (the energy
-counter; the power where that counter is unsupported), so it stays cheap on the training thread.
+cumulative counters, so `mark()` reads them at each step boundary: per-step deltas are exact even for
+steps shorter than the sampling interval. A mark's one NVML call (the energy counter; the power where
+that counter is unsupported) runs on a worker thread, started at the mark: it took 4 ms on an H200
+here (gVisor), 10% of a GPT-2 step when the training thread made it. Its value is collected when a
+summary needs it; start and end marks are read the same way, so their difference is the step's.
 
     with SystemSampler("cuda") as sampler:
         sampler.mark("step0")
@@ -34,7 +36,7 @@ Sources and units (MiB and GiB, as the rest of attnbench.measure):
   steps summarize a window of several steps: step_summary(first_mark, last_mark).
 Anything not available here is None, and `unavailable` in the summary says why.
 
-Overhead: a mark costs ~0.15 ms (mostly /proc/diskstats) plus one NVML call, and the thread holds
+Overhead: a mark costs the training thread ~0.15 ms (mostly /proc/diskstats), and the thread holds
 the GIL only while it reads. Target on GPU runs, where steps are GPU-bound and torch ops release the
 GIL: < 2% of step time; measure_overhead(step_fn) checks it on the machine at hand. Worst case is a
 pure-Python step that never releases the GIL on an oversubscribed CPU: every GIL hand-off then waits
@@ -45,11 +47,13 @@ other processes kept both cores busy).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import os
 import statistics
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -97,10 +101,12 @@ class Reading:
 
 @dataclass(frozen=True)
 class Mark:
-    """A step boundary: its label and the counters read synchronously when it was set."""
+    """A step boundary: its label, the counters read when it was set, and the GPU counter's read in
+    flight (merged into `reading` by SystemSampler when a summary needs it)."""
 
     label: str
     reading: Reading
+    gpu_read: Future | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,7 @@ class SystemSampler:
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._gpu_reader = ThreadPoolExecutor(1, thread_name_prefix="attnbench-nvml") if self.gpu else None
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -260,6 +267,8 @@ class SystemSampler:
         self._stop_event.set()
         if self._thread is not None:
             self._thread.join()
+        if self._gpu_reader is not None:
+            self._gpu_reader.shutdown(wait=True)  # marks' reads finish before NVML closes
         if self.gpu is not None:
             self.gpu.close()
 
@@ -301,8 +310,8 @@ class SystemSampler:
         disk_io = _safe(psutil.disk_io_counters) if at_mark else None
         pio = _safe(self._process.io_counters) if at_mark and "process_io" not in self.unavailable else None
         gpu: dict[str, Any] = {}
-        if self.gpu is not None:
-            gpu = self.gpu.read_at_mark() if at_mark else self.gpu.read_gauges()
+        if self.gpu is not None and not at_mark:  # a mark's NVML read runs on the reader thread
+            gpu = self.gpu.read_gauges()
         return Reading(
             t_s=t_s,
             cpu_process_s=cpu_s,
@@ -320,7 +329,9 @@ class SystemSampler:
         """Record a step boundary now, reading every counter synchronously."""
         if self._stopped:
             raise RuntimeError("SystemSampler.mark() after stop()")
-        mark = Mark(str(label), self.read(at_mark=True))
+        reading = self.read(at_mark=True)
+        gpu_read = self._gpu_reader.submit(self.gpu.read_at_mark) if self._gpu_reader is not None else None
+        mark = Mark(str(label), reading, gpu_read)
         with self._lock:
             self._marks[mark.label] = mark
         return mark
@@ -332,13 +343,17 @@ class SystemSampler:
             return list(self._samples)
 
     def _get_mark(self, mark: str | Mark) -> Mark:
-        if isinstance(mark, Mark):
+        """The mark with its GPU read merged in (waiting for that read if it is still running)."""
+        if not isinstance(mark, Mark):
+            with self._lock:
+                found = self._marks.get(mark)
+            if found is None:
+                raise KeyError(f"no mark {mark!r}: set it with sampler.mark({mark!r})")
+            mark = found
+        if mark.gpu_read is None:
             return mark
-        with self._lock:
-            found = self._marks.get(mark)
-        if found is None:
-            raise KeyError(f"no mark {mark!r}: set it with sampler.mark({mark!r})")
-        return found
+        gpu = _safe(mark.gpu_read.result) or {}
+        return Mark(mark.label, dataclasses.replace(mark.reading, **gpu))
 
     # --- summaries -------------------------------------------------------------------------------
 

@@ -219,7 +219,7 @@ def fake_gpu(monkeypatch):
 def test_energy_from_the_nvml_counter(fake_gpu):
     fake = fake_gpu()
     sampler = SystemSampler("cuda:0", interval_s=0.02)
-    sampler.mark("a")  # thread not started yet: the marks alone must give the step's energy
+    sampler.mark("a").gpu_read.result()  # no thread yet: the marks alone must give the step's energy
     fake.energy_mj += 12_345  # mJ
     sampler.mark("b")
     short = sampler.step_summary("a", "b")
@@ -229,7 +229,7 @@ def test_energy_from_the_nvml_counter(fake_gpu):
     assert short["n_samples"] == 0 and short["gpu_power_w_mean"] is None  # gauges come from samples
 
     with sampler:
-        sampler.mark("c")
+        sampler.mark("c").gpu_read.result()
         time.sleep(0.1)
         fake.energy_mj += 500
         sampler.mark("d")
@@ -240,6 +240,27 @@ def test_energy_from_the_nvml_counter(fake_gpu):
     assert step["gpu_memory_used_mb_max"] == 3 * 1024
     assert "gpu" not in step["unavailable"] and "energy" not in step["unavailable"]
     assert fake.shutdowns == 1
+
+
+def test_a_mark_does_not_wait_for_nvml(fake_gpu):
+    """NVML's energy read took 4 ms on an H200 (gVisor): the training thread must not pay it."""
+    fake = fake_gpu()
+    slow_read = fake.nvmlDeviceGetTotalEnergyConsumption
+
+    def slow(handle):
+        time.sleep(0.05)
+        return slow_read(handle)
+
+    fake.nvmlDeviceGetTotalEnergyConsumption = slow
+    sampler = SystemSampler("cuda:0", interval_s=0.02)
+    start = time.perf_counter()
+    first = sampler.mark("a")
+    assert time.perf_counter() - start < 0.03  # the 50 ms read runs on the reader thread
+    first.gpu_read.result()
+    fake.energy_mj += 2_000
+    sampler.mark("b")
+    assert sampler.step_summary("a", "b")["energy_j"] == pytest.approx(2.0)  # waits for b's read
+    sampler.stop()
 
 
 def test_energy_integrated_when_the_counter_is_unsupported(fake_gpu):
