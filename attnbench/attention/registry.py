@@ -13,7 +13,6 @@ inputs) is done here once, for every variant.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import inspect
@@ -170,14 +169,22 @@ def register(name: str, **fields) -> Callable[[Callable[..., KernelFn]], Callabl
     return decorate
 
 
-@functools.lru_cache(maxsize=None)
+_IMPORTABLE: dict[str, bool] = {}
+
+
 def importable(module: str) -> bool:
     """Whether `module` can be imported here. Cached: availability is checked on every kernel call, and
-    find_spec of a missing package scans sys.path (~60 us), too slow for a timed region."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
+    find_spec of a missing package scans sys.path (~60 us), too slow for a timed region. A plain dict,
+    not functools.lru_cache: dynamo traces through lru_cache into find_spec, which breaks the graph of a
+    compiled model at every layer (seen for flex on an H200); a dict hit it reads as a constant."""
+    found = _IMPORTABLE.get(module)
+    if found is None:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        _IMPORTABLE[module] = found
+    return found
 
 
 def _load_builtins() -> None:
