@@ -3,7 +3,7 @@
 # Usage on a CUDA machine, from the repository root:  bash benchmarks/gpu_train.sh STAGE [STAGE ...]
 #   fast   the nanoGPT yardstick (benchmarks/nanogpt_yardstick.py), the sampler's overhead on attnbench's
 #          compiled step, and attnbench train --compile with the fastest exact candidates
-#   compiled  the same without the yardstick
+#   compiled  the same without the yardstick (env: ATTN=variants, BATCHES=n, SKIP_OVERHEAD=1)
 #   checks  what a sampler reading costs here (sampler_cost.py); repeated fwd+bwd of the flex family at
 #          the training shape against the first result and the float64 reference (check_repeat.py)
 #   all    attnbench train, every variant, uncompiled (the per-variant table)
@@ -30,10 +30,12 @@ for stage in "$@"; do
       echo "yardstick exit $?"; grep -m1 "tokens/s" "$work/nanogpt.log"
       ;&  # and on into the compiled stage
     compiled)
-      TORCH_LOGS=recompiles,graph_breaks timeout 250 python3 -m attnbench train --preset gpu --compile --attn sdpa-cudnn,flex \
-        --batches 60 --db "$db" --plots "$work/plots_fast" > "$work/train_fast.log" 2>&1
-      echo "train exit $?; recompiles: $(grep -c 'Recompiling function' "$work/train_fast.log")"
-      timeout 140 python3 benchmarks/sampler_overhead.py --model gpt2 --seq-len 1024 --batch-size 16 --device cuda \
+      TORCH_LOGS=recompiles,graph_breaks timeout 250 python3 -m attnbench train --preset gpu --compile \
+        --attn "${ATTN:-sdpa-cudnn,flex}" --batches "${BATCHES:-60}" --db "$db" --plots "$work/plots_fast" \
+        > "$work/train_fast.log" 2>&1
+      echo "train exit $?; recompiles: $(grep -c 'Recompiling function' "$work/train_fast.log"); graph breaks:" \
+        "$(grep -c 'Graph break in user code' "$work/train_fast.log")"
+      [ -n "${SKIP_OVERHEAD:-}" ] || timeout 140 python3 benchmarks/sampler_overhead.py --model gpt2 --seq-len 1024 --batch-size 16 --device cuda \
         --attn sdpa-cudnn --vocab-size 50304 --compile --steps 15 > "$work/sampler_overhead.json" 2> "$work/sampler_overhead.log"
       echo "sampler exit $?"; cat "$work/sampler_overhead.json" ;;
     checks)
