@@ -86,7 +86,7 @@ _BLOCK_MASKS: dict[tuple, tuple] = {}
 def block_mask_for(mask_mod, causal: bool, key_mask_BS, sq: int, sk: int, device: torch.device):
     """Cached BlockMask for these masks and shapes (None: nothing masked).
 
-    mask_mod must be a stable object (built by an lru_cache'd factory) for the cache to hit. A key_mask
+    mask_mod must be a stable object (built by a _memo.memo factory) for the cache to hit. A key_mask
     hits only when it is the same tensor object, unmodified since (the entry keeps it alive, so its id
     cannot be reused by another tensor).
     """

@@ -13,11 +13,11 @@ bias tensor). On CPU: scores, explicit [H, Sq, Sk] bias and softmax ("explicit b
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 
 from attnbench.attention._flex_common import call_flash_attn, flash_attn_usable, flex_check, flex_or_dense
+from attnbench.attention._memo import memo
 from attnbench.attention.eager import masked_scores_softmax
 from attnbench.attention.reference import dense_attention, expand_kv
 from attnbench.attention.registry import register
@@ -42,12 +42,12 @@ def alibi_slopes(n_heads: int, dtype=torch.float32, device="cpu") -> torch.Tenso
     return torch.tensor(_slope_list(n_heads), dtype=torch.float64).to(dtype=dtype, device=device)
 
 
-@lru_cache(maxsize=32)
+@memo
 def _slopes_on(n_heads: int, device: torch.device) -> torch.Tensor:
     return alibi_slopes(n_heads, torch.float32, device)
 
 
-@lru_cache(maxsize=32)
+@memo
 def _alibi_mod(n_heads: int, device: torch.device):
     """Flex score_mod with the slopes captured; one object per (heads, device) so kernels are reused."""
     slopes_H = _slopes_on(n_heads, device)

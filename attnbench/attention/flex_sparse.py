@@ -19,13 +19,13 @@ under this mask: as an approximation of full attention it is as good as the patt
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from attnbench.attention._flex_common import flex_check, flex_or_dense
+from attnbench.attention._memo import memo
 from attnbench.attention.reference import dense_attention
 from attnbench.attention.registry import masked_flops, register
 from attnbench.errors import AttnbenchError, closest
@@ -74,7 +74,7 @@ def _kept_pairs(seq_len: int, causal: bool, p: Pattern) -> int:
     return int((block_keep(qb, kb, p) * pairs).sum())
 
 
-@lru_cache(maxsize=256)
+@memo
 def resolve(seq_len: int, causal: bool, p: Pattern, density: float | None) -> Pattern:
     """The pattern actually used at this key length: local_blocks chosen from density when given."""
     if density is None:
@@ -97,7 +97,7 @@ def kept_fraction(seq_len: int, causal: bool = False, *, pattern="local-global",
     return _kept_pairs(seq_len, causal, resolve(seq_len, causal, p, density)) / (seq_len * seq_len)
 
 
-@lru_cache(maxsize=64)
+@memo
 def _pattern_mod(p: Pattern):
     """One mask_mod object per pattern, so block masks and compiled kernels are reused."""
 

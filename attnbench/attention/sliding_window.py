@@ -13,11 +13,10 @@ same mask_mods computed densely, labelled "dense reference (FlexAttention has no
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 
 from attnbench.attention._flex_common import call_flash_attn, flash_attn_usable, flex_check, flex_or_dense
+from attnbench.attention._memo import memo
 from attnbench.attention.reference import dense_attention
 from attnbench.attention.registry import masked_flops, register
 from attnbench.errors import AttnbenchError
@@ -40,7 +39,7 @@ def kept_fraction(seq_len: int, causal: bool = False, *, window: int = 256, **_i
     return int(kept.sum()) / (seq_len * seq_len)
 
 
-@lru_cache(maxsize=64)
+@memo
 def _band_mod(window: int):
     """|i - j| < W; the shared causal mask_mod cuts it to i - W < j <= i. One object per W."""
 
