@@ -37,7 +37,7 @@ def main(path: str) -> None:
                 detail = ",".join(s.get("backends") or []) or (s.get("reason") or "")[:60]
                 print(f"{s['impl']:15s} {s['status']:9s} {fmt(s.get('steady_tokens_per_s'), '12,.0f')} "
                       f"{fmt(med, '12,.0f')} {fmt(s.get('steady_loop_tokens_per_s'), '10,.0f')} {fmt(mfu, '5.1%')} "
-                      f"{fmt(peak, '8.0f')} {fmt(s.get('energy_per_token_j'), '9.2e')} {watts:5.0f} {util:5.0f} "
+                      f"{fmt(peak, '8.0f')} {fmt(s.get('steady_energy_per_token_j'), '9.2e')} {watts:5.0f} {util:5.0f} "
                       f"{fmt(s.get('final_loss'), '6.3f')} {detail[:70]}")
 
 

@@ -220,6 +220,9 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
         "loop_time_s": loop_s, "loop_tokens_per_s": tokens / loop_s if loop_s else None,
         "steady_loop_tokens_per_s": tokens_per_step * (step - 1) / steady_loop_s if step > 1 else None,
         "energy_j": energy, "energy_per_token_j": energy / tokens if energy is not None and tokens else None,
+        # without step 0, whose compilation (a minute at low power) would dominate a short run's energy
+        "steady_energy_per_token_j": (sum(energies[1:]) / (tokens_per_step * (step - 1))
+                                      if step > 1 and None not in energies[1:] else None),
         "attention_implementation": handle.implementation, "attention_calls": handle.calls,
         "backends": sorted(b for b in handle.backends if b), "model_changes": handle.changes,
         "model_size_mb": model_size_mb, **flops,

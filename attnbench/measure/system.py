@@ -367,7 +367,10 @@ class SystemSampler:
             lo = bisect.bisect_right(self._sample_times, r0.t_s)
             hi = bisect.bisect_left(self._sample_times, r1.t_s)
             inner = self._samples[lo:hi]
-        summary = summarize_readings([r0, *inner, r1], min_rate_dt_s=self.interval_s / 2)
+            # a step shorter than the interval may hold no sample: its gauges (power, utilization,
+            # memory) then come from the samples on either side of it, and n_samples says 0
+            around = [] if inner else self._samples[max(lo - 1, 0):lo + 1]
+        summary = summarize_readings([r0, *inner, r1], min_rate_dt_s=self.interval_s / 2, gauges_from=around)
         unavailable = dict(self.unavailable)
         if summary["energy_j"] is None:
             unavailable["energy"] = unavailable.get("gpu") or (
@@ -407,11 +410,13 @@ def _mean_max(values: list[float]) -> tuple[float | None, float | None]:
     return (statistics.fmean(values), max(values)) if values else (None, None)
 
 
-def summarize_readings(window: list[Reading], min_rate_dt_s: float) -> dict[str, Any]:
+def summarize_readings(window: list[Reading], min_rate_dt_s: float,
+                       gauges_from: list[Reading] | None = None) -> dict[str, Any]:
     """Step metrics from time-ordered readings whose first and last are the boundary marks.
 
     CPU % means come from the counters at the two marks (exact); maxima from stretches of at least
-    `min_rate_dt_s` between readings (never below the mean). Gauges are averaged over the readings.
+    `min_rate_dt_s` between readings (never below the mean). Gauges are averaged over the readings,
+    or over `gauges_from` (the samples around a step that holds none) when given and not empty.
     """
     r0, r1 = window[0], window[-1]
     duration_s = r1.t_s - r0.t_s
@@ -432,11 +437,12 @@ def summarize_readings(window: list[Reading], min_rate_dt_s: float) -> dict[str,
     sys_rates = [p for a, b in pairs if (p := system_pct(a, b)) is not None]
     cpu_sys_max = max(sys_rates + ([cpu_sys_mean] if cpu_sys_mean is not None else []), default=None)
 
-    power_w = [(r.t_s, r.gpu_power_w) for r in window if r.gpu_power_w is not None]
+    gauges = gauges_from or window
+    power_w = [(r.t_s, r.gpu_power_w) for r in gauges if r.gpu_power_w is not None]
     energy_j, energy_source = energy_between(r0.gpu_energy_mj, r1.gpu_energy_mj, power_w, r0.t_s, r1.t_s)
     power_mean, power_max = _mean_max([p for _, p in power_w])
-    util_mean, util_max = _mean_max(_values(window, "gpu_util_pct"))
-    gpu_mem = _values(window, "gpu_memory_used_mb")
+    util_mean, util_max = _mean_max(_values(gauges, "gpu_util_pct"))
+    gpu_mem = _values(gauges, "gpu_memory_used_mb")
     rss = _values(window, "rss_gb")
     return {
         "duration_s": duration_s,

@@ -284,3 +284,14 @@ def test_nvml_that_cannot_start_is_a_reason(fake_gpu):
     summary = sampler.step_summary("a", "b")
     assert summary["energy_j"] is None and summary["gpu_power_w_mean"] is None
     assert "Driver Not Loaded" in summary["unavailable"]["gpu"]
+
+
+def test_a_step_shorter_than_the_interval_takes_its_gauges_from_the_samples_around_it(fake_gpu):
+    fake_gpu()
+    with SystemSampler("cuda:0", interval_s=0.05) as sampler:
+        time.sleep(0.12)  # some samples first
+        sampler.mark("a")
+        sampler.mark("b")  # far shorter than the interval: no sample inside
+        step = sampler.step_summary("a", "b")
+    assert step["n_samples"] == 0
+    assert step["gpu_power_w_mean"] == 300.0 and step["gpu_util_pct_mean"] == 87.0
