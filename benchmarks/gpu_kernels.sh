@@ -5,20 +5,9 @@
 #   h200-fwd h200-bwd window fidelity long-c.  Results go to $OUT (default attnbench-results/gpu) as gpu.tar.gz.
 # Optional wheels in .whl/ (e.g. flash-linear-attention, fla-core) are installed to /tmp/site first.
 set -uo pipefail
-out=${OUT:-attnbench-results/gpu}
-work=$out/work
-mkdir -p "$work"
-if compgen -G ".whl/*.whl" >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+source "$(dirname "$0")/device_env.sh"
 ab() { python3 -m attnbench "$@"; }
-db=$work/results.db
 common=(--dtype bfloat16 --num-heads 16 --tokens 16384 --cross-check --db "$db")
-nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm --format=csv > "$work/gpu.txt"
-python3 -c "import torch, triton, transformers; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), triton.__version__, transformers.__version__)" >> "$work/gpu.txt"
-cat "$work/gpu.txt"
 for stage in "$@"; do
   echo "=== stage $stage ($(date +%T))"
   case $stage in

@@ -10,18 +10,7 @@
 #   tests  the GPU tests (pytest -m gpu)
 # Results and logs go to $OUT (default attnbench-results/gpu) as gpu_train.tar.gz.
 set -uo pipefail
-out=${OUT:-attnbench-results/gpu}
-work=$out/work
-mkdir -p "$work"
-if compgen -G ".whl/*.whl" >/dev/null; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site
-fi
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-db=$work/results.db
-nvidia-smi --query-gpu=name,driver_version,power.limit,clocks.max.sm --format=csv > "$work/gpu.txt"
-python3 -c "import torch, triton, transformers; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), triton.__version__, transformers.__version__)" >> "$work/gpu.txt"
-cat "$work/gpu.txt"
+source "$(dirname "$0")/device_env.sh"
 for stage in "$@"; do
   echo "=== stage $stage ($(date +%T))"
   case $stage in
