@@ -167,6 +167,7 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
             t0 = time.perf_counter()
             loss = loss_of(model, batch, device, autocast, loss_fn)
             loss.backward()
+            grad_norm = clip_and_warm_up(model, opt, cfg, step)
             opt.step()
             opt.zero_grad(set_to_none=True)
             synchronize(device)
@@ -181,6 +182,7 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
             loss_value = loss.item()
             row = {
                 "impl": name, "status": "ok", "step": step, "epoch": epoch, "loss": loss_value,
+                "grad_norm": None if grad_norm is None else float(grad_norm), "lr": opt.param_groups[0]["lr"],
                 "train_time_s": train_s, "inference_time_s": infer_s, "flops": flops["flops"],
                 "tokens_per_s": tokens_per_step / train_s,
                 "mfu": mfu(flops["flops"], train_s, peak_flops) if flops["flops"] and peak_flops else None,
@@ -230,6 +232,18 @@ def train_variant(cfg: TrainConfig, name: str, init_state: dict, model_kwargs: d
     if handle.calls == 0 and step:
         summary.update(status="error", reason="the variant was never called: the model did not use it")
     return summary
+
+
+def clip_and_warm_up(model, opt, cfg: TrainConfig, step: int):
+    """Linear learning-rate warm-up over cfg.warmup_steps, and gradient clipping to cfg.grad_clip (total
+    norm); returns the norm before clipping (a tensor), or None when not clipping. Both off by default:
+    the GPU figures in docs/benchmarks/train.md ran without them."""
+    if cfg.warmup_steps:
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps)
+    if cfg.grad_clip is None:
+        return None
+    return torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
 
 
 def evaluate(model, data, n_batches: int, device, autocast, loss_fn=None) -> float:

@@ -31,6 +31,8 @@ class TrainConfig:
     vocab_size: int | None = None  # random init: the model's vocabulary; None = the tokenizer's
     epochs: int = 1
     lr: float = 3e-4
+    warmup_steps: int = 0  # linear learning-rate warm-up; 0 = the full rate from the first step
+    grad_clip: float | None = None  # clip the gradients' total norm to this; None = no clipping
     weight_decay: float = 0.1
     eval_batches: int = 4  # validation batches for the final loss and perplexity
     device: str = "cpu"
@@ -59,6 +61,10 @@ class TrainConfig:
             raise AttnbenchError(f"--batches {self.batches}: must be at least 1")
         if not self.lr > 0:
             raise AttnbenchError(f"--lr {self.lr}: must be positive")
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise AttnbenchError(f"--warmup-steps {self.warmup_steps!r}: must be an integer >= 0")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise AttnbenchError(f"--grad-clip {self.grad_clip}: must be positive (leave it out for no clipping)")
         return self
 
 

@@ -33,6 +33,8 @@ def add_parser(sub):
                    help="model vocabulary for --init random (default: the tokenizer's; preset gpu: 50304)")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--warmup-steps", type=int, default=None, help="linear learning-rate warm-up (default 0)")
+    p.add_argument("--grad-clip", type=float, default=None, help="clip the gradients' total norm (default: off)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     p.add_argument("--init", choices=["random", "pretrained"], default=None)
     p.add_argument("--pretrained-path", default=None, help="local directory of GPT-2 weights (save_pretrained)")
@@ -48,7 +50,8 @@ def add_parser(sub):
 
 def config_from_args(args) -> tuple[TrainConfig, list[str]]:
     overrides = {"model": args.model, "batches": args.batches, "batch_size": args.batch_size,
-                 "seq_len": args.seq_len, "vocab_size": args.vocab_size, "epochs": args.epochs, "lr": args.lr, "init": args.init,
+                 "seq_len": args.seq_len, "vocab_size": args.vocab_size, "epochs": args.epochs, "lr": args.lr,
+                 "warmup_steps": args.warmup_steps, "grad_clip": args.grad_clip, "init": args.init,
                  "pretrained_path": args.pretrained_path, "dataset": args.dataset, "compile": args.compile,
                  "seed": args.seed, "attn": args.attn}
     cfg = make_config(args.preset, overrides)

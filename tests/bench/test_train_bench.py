@@ -139,3 +139,19 @@ def test_optimizer_decays_matrices_only():
     assert decay["weight_decay"] == TINY.get("weight_decay", 0.1) > 0 == no_decay["weight_decay"]
     assert all(p.dim() == 2 for p in decay["params"]) and all(p.dim() == 1 for p in no_decay["params"])
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
+
+
+def test_warm_up_scales_the_first_steps_and_clipping_records_the_norm():
+    steps = [r for r in _train(["sdpa"], batches=3, warmup_steps=4, grad_clip=0.5) if r["kind"] == "train_step"]
+    lr = TrainConfig().lr
+    assert [r["lr"] for r in steps] == pytest.approx([lr / 4, lr / 2, 3 * lr / 4])
+    assert all(r["grad_norm"] > 0 for r in steps)  # the norm before clipping
+    plain = [r for r in _train(["sdpa"], batches=1) if r["kind"] == "train_step"]
+    assert plain[0]["grad_norm"] is None and plain[0]["lr"] == lr
+
+
+@pytest.mark.parametrize("field,value,fragment", [("warmup_steps", -1, "--warmup-steps -1"),
+                                                  ("grad_clip", 0.0, "--grad-clip 0.0")])
+def test_bad_warm_up_and_clipping_are_refused(field, value, fragment):
+    with pytest.raises(AttnbenchError, match=fragment):
+        TrainConfig(**{**TINY, field: value}).validate()
