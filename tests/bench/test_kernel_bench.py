@@ -125,3 +125,17 @@ def test_tokens_keep_batch_times_length_constant():
     assert [(s.batch, s.seq_len) for s in shapes(cfg)] == [(8, 512), (4, 1024), (2, 2048)]
     with pytest.raises(AttnbenchError, match="below --seq-len"):
         shapes(KernelConfig(impls=["eager"], tokens=100, seq_len=[512]))
+
+
+@pytest.mark.gpu
+def test_cross_check_brackets_do_bench_with_two_timings_of_ours():
+    pytest.importorskip("triton")
+    cfg = KernelConfig(impls=["sdpa-flash"], batch_size=[4], seq_len=[1024], num_heads=[8], head_dim=[64],
+                       dtype="bfloat16", device="cuda", modes=["fwd"], causal=[True], repeats=10, cross_check=True)
+    rows = []
+    run_kernel_bench(cfg, on_row=rows.append)
+    (row,) = rows
+    assert row["status"] == "ok" and row["do_bench_ms"] > 0 and row["median_ms_after_do_bench"] > 0
+    mean_ours = (row["median_ms"] + row["median_ms_after_do_bench"]) / 2
+    assert row["timer_vs_do_bench"] == pytest.approx(mean_ours / row["do_bench_ms"])
+    assert 0.5 < row["timer_vs_do_bench"] < 2.0
