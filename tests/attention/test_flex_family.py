@@ -158,3 +158,17 @@ def test_cuda_paths_say_what_ran(name):
         flash = mask is None and _flex_common.flash_attn_func() is not None and name in ("sliding-window", "alibi")
         assert attn.last_backend.startswith("flash_attn" if flash else "flex (compiled)"), attn.last_backend
         assert_close(out, attn.reference(q, k, v, causal=True, key_mask=mask), torch.bfloat16, attn.last_backend)
+
+
+def test_long_sequences_build_the_block_mask_compiled_and_get_the_same_mask(monkeypatch):
+    """At 131072 tokens eager create_block_mask asked an H200 for 128 GiB; past a size it is compiled.
+    Forced here at a small size: the compiled path must give the same block mask."""
+    from attnbench.attention import _flex_common as fc
+    from attnbench.attention.sliding_window import _band_mod
+
+    mod = fc.combined_mod(_band_mod(40), True, None)
+    eager = fc.make_block_mask(mod, None, 256, 256, torch.device("cpu"))
+    monkeypatch.setattr(fc, "EAGER_BLOCK_MASK_MAX_PAIRS", 0)
+    compiled = fc.make_block_mask(mod, None, 256, 256, torch.device("cpu"))
+    assert torch.equal(compiled.to_dense(), eager.to_dense())
+    assert torch.equal(compiled.kv_num_blocks, eager.kv_num_blocks)
