@@ -2,7 +2,9 @@
 # The GPU session behind docs/benchmarks/kernels.md: GPU tests, then the kernel figures.
 # Usage, from the repository root on a CUDA machine:  bash benchmarks/gpu_kernels.sh STAGE [STAGE ...]
 #   stages: tests d128 d64 long ... (the H100 session of 2026-11-21), and for the H200 session of 2026-11-22:
-#   h200-fwd h200-bwd window fidelity long-c.  Results go to $OUT (default attnbench-results/gpu) as gpu.tar.gz.
+#   h200-fwd h200-bwd window fidelity long-c; still to run (issue #3): d64-causal d64-full d128-short, then
+#   fidelity and long-c again (the bracketed cross-check; 131k block masks built compiled).
+#   Results go to $OUT (default attnbench-results/gpu) as gpu.tar.gz.
 # Optional wheels in .whl/ (e.g. flash-linear-attention, fla-core) are installed to /tmp/site first.
 set -uo pipefail
 source "$(dirname "$0")/device_env.sh"
@@ -68,6 +70,14 @@ for stage in "$@"; do
             --batch-size 1 --num-heads 16 --head-dim 64 --seq-len 65536,131072 --causal --mode fwd --repeats 5 \
             --db "$db" --output "$work/long_c.json" > "$work/long_c.log" 2>&1
           echo "exit $?" ;;
+    d64-causal|d64-full) # every variant, d=64, 512 to 16384, fwd and bwd; causal, or not causal
+      causal=$([ "$stage" = d64-causal ] && echo true || echo false)
+      timeout 560 python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 64 --seq-len 512:16384:x2 \
+        --causal "$causal" --mode fwd,bwd --repeats 20 --output "$work/$stage.json" > "$work/$stage.log" 2>&1
+      echo "exit $?" ;;
+    d128-short) timeout 400 python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 128 --seq-len 512,2048 \
+        --causal both --mode fwd,bwd --repeats 20 --output "$work/d128_short.json" > "$work/d128_short.log" 2>&1
+      echo "exit $?" ;;
     *) echo "unknown stage $stage" ;;
   esac
 done
