@@ -4,8 +4,8 @@ Why a thread *and* marks: GPU power, memory and utilization are gauges, so a dae
 while the step runs (20 Hz by default, never below 10 Hz). CPU time, disk bytes and GPU energy are
 cumulative counters, so `mark()` reads them at each step boundary: per-step deltas are exact even for
 steps shorter than the sampling interval. A mark's one NVML call (the energy counter; the power where
-that counter is unsupported) runs on a worker thread, started at the mark: it took 4 ms on an H200
-on a lent H200 here, 10% of a GPT-2 step when the training thread made it. Its value is collected when a
+that counter is unsupported) runs on a worker thread, started at the mark: it took 4 ms on a lent H200,
+10% of a GPT-2 step when the training thread made it. Its value is collected when a
 summary needs it; start and end marks are read the same way, so their difference is the step's.
 
     with SystemSampler("cuda") as sampler:
