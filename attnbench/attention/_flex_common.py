@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from functools import lru_cache
 
 import torch
 from torch.nn.attention.flex_attention import and_masks, create_block_mask, flex_attention
 
+from attnbench.attention._memo import memo
 from attnbench.attention.reference import expand_kv
 from attnbench.attention.registry import importable
 from attnbench.errors import AttnbenchError
@@ -115,18 +115,18 @@ def make_block_mask(mod, batch: int | None, sq: int, sk: int, device: torch.devi
     return create_block_mask(mod, batch, None, sq, sk, device=device)
 
 
-@lru_cache(maxsize=1)
+@memo
 def compiled_create_block_mask():
     return torch.compile(create_block_mask)
 
 
-@lru_cache(maxsize=1)
+@memo
 def compiled_flex():
     """The process's one compiled flex_attention: static shapes, one graph (so limit hits raise)."""
     return torch.compile(flex_attention, dynamic=False, fullgraph=True)
 
 
-@lru_cache(maxsize=None)
+@memo
 def _guard_recompiles() -> type:
     """Raise the recompile limit once for the process and make hitting it an error; return its exception."""
     import torch._dynamo as dynamo  # lazily: importing dynamo costs ~2 s
@@ -183,9 +183,10 @@ def dense_with_mods(q_BHSD, k_BHSD, v_BHSD, *, scale, mask_mod=None, score_mod=N
 
 def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, score_mod=None):
     """Run FlexAttention (or, on CPU with gradients, the labelled dense path) -> (out, backend)."""
-    if q.device.type == "cpu" and (wants_grad(q, k, v) or torch.compiler.is_compiling()):
+    grad = wants_grad(q, k, v)
+    if q.device.type == "cpu" and (grad or torch.compiler.is_compiling()):
         mod = combined_mod(mask_mod, causal, key_mask)
-        label = DENSE_LABEL if wants_grad(q, k, v) else DENSE_COMPILED_LABEL
+        label = DENSE_LABEL if grad else DENSE_COMPILED_LABEL
         return dense_with_mods(q, k, v, scale=scale, mask_mod=mod, score_mod=score_mod), label
     compile = resolve_compile(compile, q.device)
     block_mask = block_mask_for(mask_mod, causal, key_mask, q.shape[2], k.shape[2], q.device)
@@ -193,7 +194,7 @@ def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, s
     return out, "flex (compiled)" if compile else "flex (eager, unfused)"
 
 
-@lru_cache(maxsize=1)
+@memo
 def flash_attn_func():
     """flash_attn.flash_attn_func, or None when the package is absent or fails to import."""
     if not importable("flash_attn"):

@@ -18,11 +18,10 @@ as inputs it is this definition (the scale cancels). Otherwise: the chunked PyTo
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
 
+from attnbench.attention._memo import memo
 from attnbench.attention.reference import expand_kv
 from attnbench.attention.registry import register
 from attnbench.errors import AttnbenchError
@@ -85,7 +84,7 @@ def global_bidirectional(phi_q_BHSD, phi_k_BHSD, v_BHSE) -> torch.Tensor:
     return (phi_q_BHSD @ S_BHDE) / (phi_q_BHSD @ z_BHD1).clamp_min(_TINY)
 
 
-@functools.cache
+@memo
 def _fla_chunk_linear_attn():
     """fla's chunk_linear_attn, or None when fla is not importable (it needs triton and CUDA)."""
     try:

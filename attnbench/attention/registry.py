@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import torch
 
+from attnbench.attention._memo import memo
 from attnbench.errors import AttnbenchError, closest
 
 KernelFn = Callable[..., "tuple[torch.Tensor, str]"]
@@ -169,22 +170,15 @@ def register(name: str, **fields) -> Callable[[Callable[..., KernelFn]], Callabl
     return decorate
 
 
-_IMPORTABLE: dict[str, bool] = {}
-
-
+@memo
 def importable(module: str) -> bool:
     """Whether `module` can be imported here. Cached: availability is checked on every kernel call, and
-    find_spec of a missing package scans sys.path (~60 us), too slow for a timed region. A plain dict,
-    not functools.lru_cache: dynamo traces through lru_cache into find_spec, which breaks the graph of a
-    compiled model at every layer (seen for flex on an H200); a dict hit it reads as a constant."""
-    found = _IMPORTABLE.get(module)
-    if found is None:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            found = False
-        _IMPORTABLE[module] = found
-    return found
+    find_spec of a missing package scans sys.path (~60 us), too slow for a timed region (and memo, not
+    lru_cache, so that a compiled model reads the answer instead of tracing into find_spec)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _load_builtins() -> None:

@@ -72,8 +72,9 @@ def build_auto():
         if torch.compiler.is_compiling():
             label = seen.get(key, "chosen by the dispatcher while compiling")
         else:
-            label = seen.get(key) or seen.setdefault(key, chosen_backend(q, k, v, causal=causal,
-                                                                         key_mask=key_mask, scale=scale))
+            if key not in seen:
+                seen[key] = chosen_backend(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
+            label = seen[key]
         return sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale), f"torch sdpa: {label}"
 
     return sdpa

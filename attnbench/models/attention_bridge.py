@@ -171,7 +171,7 @@ def key_mask_from_hf(mask, sq: int, sk: int, causal: bool) -> tuple[bool, torch.
     if mask is None:
         return run_causal, None
     if mask.dim() == 2:  # key_padding_mask's pass-through: already the contract's key mask
-        if tuple(mask.shape) != (mask.shape[0], sk):
+        if mask.shape[-1] != sk:
             raise AttnbenchError(f"expected a key padding mask [B, {sk}]; got {tuple(mask.shape)}")
         key_mask_BK = mask if mask.dtype == torch.bool else mask != 0
         if not torch.compiler.is_compiling() and bool(key_mask_BK.all()):  # no padding: the fast kernels

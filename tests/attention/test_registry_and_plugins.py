@@ -104,7 +104,7 @@ def test_registering_a_taken_name_from_another_module_is_refused():
 
 def test_availability_lookups_are_cached_off_the_hot_path():
     """Kernels check availability on every call; a missing package must not be searched for each time."""
-    registry._IMPORTABLE.pop("surely_not_a_module_attnbench", None)
+    registry.importable.table.pop(("surely_not_a_module_attnbench",), None)
     assert registry.importable("surely_not_a_module_attnbench") is False
     calls = []
     real = registry.importlib.util.find_spec
