@@ -12,6 +12,13 @@ class UnsupportedError(AttnbenchError):
     """
 
 
+def int_option(where: str, name: str, value, low: int, hint: str = "") -> int:
+    """`value` if it is an integer >= low (bools are not), else a one-line error naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise AttnbenchError(f"{where}: {name} must be an integer >= {low}{hint}; got {value!r}")
+    return value
+
+
 def closest(name: str, choices) -> str:
     """' (did you mean X?)' for the closest choice, or '' when nothing is close."""
     import difflib

@@ -23,6 +23,7 @@ import torch
 from torch.nn.attention.flex_attention import and_masks, create_block_mask, flex_attention
 
 from attnbench.attention._memo import memo
+from attnbench.attention.inputs import wants_grad
 from attnbench.attention.reference import expand_kv
 from attnbench.attention.registry import importable
 from attnbench.errors import AttnbenchError
@@ -44,10 +45,6 @@ def flex_check(device: torch.device) -> str | None:
 def resolve_compile(compile: bool | None, device: torch.device) -> bool:
     """None = auto: compile on CUDA; on CPU stay eager (a first CPU compile costs 10-25 s)."""
     return device.type == "cuda" if compile is None else bool(compile)
-
-
-def wants_grad(*tensors: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 def causal_mod(b, h, q_idx, kv_idx):

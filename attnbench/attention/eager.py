@@ -6,16 +6,15 @@ that is the point of comparison for every other variant.
 
 import torch
 
+from attnbench.attention.reference import causal_keep, expand_kv
 from attnbench.attention.registry import register
 
 
 def masked_scores_softmax(scores_BHQK, causal, key_mask):
     """Apply the causal and padding masks to raw scores and softmax them (rows with no key give 0)."""
     Sq, Sk = scores_BHQK.shape[-2:]
-    allowed = torch.ones(Sq, Sk, dtype=torch.bool, device=scores_BHQK.device)
-    if causal:
-        allowed = allowed.tril()
-    allowed = allowed[None, None]
+    allowed = (causal_keep(Sq, Sk, scores_BHQK.device) if causal
+               else torch.ones(Sq, Sk, dtype=torch.bool, device=scores_BHQK.device))[None, None]
     if key_mask is not None:
         allowed = allowed & key_mask[:, None, None, :]
     scores_BHQK = scores_BHQK.masked_fill(~allowed, float("-inf"))
@@ -26,9 +25,7 @@ def masked_scores_softmax(scores_BHQK, causal, key_mask):
 @register("eager", summary="explicit scores + mask + softmax + weighted sum (baseline)", exact=True)
 def build():
     def eager(q, k, v, *, causal, key_mask, scale):
-        H, Hkv = q.shape[1], k.shape[1]
-        if Hkv != H:
-            k, v = k.repeat_interleave(H // Hkv, dim=1), v.repeat_interleave(H // Hkv, dim=1)
+        k, v = expand_kv(k, q.shape[1]), expand_kv(v, q.shape[1])
         scores_BHQK = torch.matmul(q, k.transpose(-2, -1)) * scale
         probs = masked_scores_softmax(scores_BHQK, causal, key_mask)
         return torch.matmul(probs, v), "eager (matmul + softmax)"

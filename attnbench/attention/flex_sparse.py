@@ -28,7 +28,7 @@ from attnbench.attention._flex_common import flex_check, flex_or_dense
 from attnbench.attention._memo import memo
 from attnbench.attention.reference import dense_attention
 from attnbench.attention.registry import masked_flops, register
-from attnbench.errors import AttnbenchError, closest
+from attnbench.errors import AttnbenchError, closest, int_option
 
 PATTERNS = ("local-global", "strided")
 
@@ -47,8 +47,7 @@ def _validated(pattern, block_size, local_blocks, global_blocks, stride, density
                              f"valid: {', '.join(PATTERNS)}")
     for name, value, low in (("block_size", block_size, 1), ("local_blocks", local_blocks, 0),
                              ("global_blocks", global_blocks, 0), ("stride", stride, 1)):
-        if not isinstance(value, int) or value < low:
-            raise AttnbenchError(f"flex-sparse: {name} must be an integer >= {low}; got {value!r}")
+        int_option("flex-sparse", name, value, low)
     if density is not None and not 0 < density <= 1:
         raise AttnbenchError(f"flex-sparse: density must be in (0, 1]; got {density!r}")
     return Pattern(pattern, block_size, local_blocks, global_blocks, stride)

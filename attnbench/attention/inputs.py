@@ -10,8 +10,14 @@ _DTYPE_NAMES = {torch.float32: "float32", torch.float16: "float16", torch.bfloat
                 torch.float64: "float64"}
 
 
-def check_call(spec, q, k, v, causal, key_mask, scale) -> float:
-    """Validate one call against the contract and the variant's support; return the softmax scale."""
+def wants_grad(*tensors: torch.Tensor) -> bool:
+    """Whether this call will need a backward: grad mode on and some input requires grad."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
+def check_call(spec, q, k, v, causal, key_mask, scale, unavailable_reason=None) -> float:
+    """Validate one call against the contract and the variant's support; return the softmax scale.
+    unavailable_reason: device -> reason or None (default spec.unavailable_reason; Attention caches it)."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or t.dim() != 4:
             shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
@@ -40,7 +46,7 @@ def check_call(spec, q, k, v, causal, key_mask, scale) -> float:
         raise AttnbenchError(f"scale must be > 0; got {scale}")
 
     where = f"{spec.name}"
-    reason = spec.unavailable_reason(q.device)
+    reason = (unavailable_reason or spec.unavailable_reason)(q.device)
     if reason:
         raise UnsupportedError(f"{where}: {reason}")
     dtype = _DTYPE_NAMES.get(q.dtype, str(q.dtype))
@@ -52,8 +58,7 @@ def check_call(spec, q, k, v, causal, key_mask, scale) -> float:
         raise UnsupportedError(f"{where}: bidirectional (non-causal) attention not supported")
     if key_mask is not None and not spec.padding_mask:
         raise UnsupportedError(f"{where}: padding masks not supported")
-    wants_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
-    if wants_grad and not spec.backward:
+    if wants_grad(q, k, v) and not spec.backward:
         raise UnsupportedError(f"{where}: no backward pass")
     return scale if scale is not None else D ** -0.5
 

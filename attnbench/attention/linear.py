@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from attnbench.attention._memo import memo
-from attnbench.attention.reference import expand_kv
+from attnbench.attention.reference import causal_keep, expand_kv
 from attnbench.attention.registry import register
-from attnbench.errors import AttnbenchError
+from attnbench.errors import int_option
 
 _TINY = 1e-30  # only guards 0 / 0 (no visible key): real denominators are sums of positive features
 
@@ -69,7 +69,7 @@ def chunked_causal(phi_q_BHSD, phi_k_BHSD, v_BHSE, chunk: int) -> torch.Tensor:
     S_BHNDE = F.pad(kv_BHNDE.cumsum(2)[:, :, :-1], (0, 0, 0, 0, 1, 0))
     z_BHND = F.pad(ksum_BHND.cumsum(2)[:, :, :-1], (0, 0, 1, 0))
 
-    keep_CC = torch.ones(chunk, chunk, dtype=torch.bool, device=q_BHNCD.device).tril()
+    keep_CC = causal_keep(chunk, chunk, q_BHNCD.device)
     scores_BHNCC = (q_BHNCD @ k_BHNCD.transpose(-1, -2)).masked_fill(~keep_CC, 0.0)
     num_BHNCE = scores_BHNCC @ v_BHNCE + q_BHNCD @ S_BHNDE
     den_BHNC1 = scores_BHNCC.sum(-1, keepdim=True) + q_BHNCD @ z_BHND.unsqueeze(-1)
@@ -137,8 +137,7 @@ def linear_flops(batch, heads, seq_q, seq_k, head_dim, v_head_dim, causal, *, ch
           exact=False, uses_if_installed=("fla",), padding_mask=True, backward=True,
           reference=recurrent_reference, forward_flops=linear_flops, example_options={"chunk_size": 16})
 def build(chunk_size: int = 64):
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise AttnbenchError(f"linear: chunk_size must be a positive integer; got {chunk_size!r}")
+    int_option("linear", "chunk_size", chunk_size, 1)
 
     def linear(q, k, v, *, causal, key_mask, scale):
         del scale  # see the module docstring: phi is applied to the unscaled q

@@ -30,9 +30,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from attnbench.attention._memo import memo
 from attnbench.attention.reference import dense_attention, expand_kv
 from attnbench.attention.registry import register
-from attnbench.errors import AttnbenchError, UnsupportedError
+from attnbench.errors import AttnbenchError, UnsupportedError, int_option
 
 SELF_PENALTY = 1e5  # Reformer's score offset for a token attending to itself
 BUCKET_SIZE, N_HASHES, SEED = 64, 2, 0  # defaults, shared by the builder and the reference
@@ -57,6 +58,14 @@ def normalize_keys(q_BHSD: torch.Tensor) -> torch.Tensor:
     return F.normalize(q_BHSD, dim=-1, eps=1e-6)
 
 
+@memo
+def _rotation(D: int, n_hashes: int, half_buckets: int, seed: int, device: torch.device) -> torch.Tensor:
+    """The random rotation [D, n_hashes, n_buckets / 2], made once: drawing it (a CPU generator and a
+    host-to-device copy) on every call cost every timed call, and broke a compiled model's graph."""
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    return torch.randn(D, n_hashes, half_buckets, generator=gen).to(device)
+
+
 def lsh_sort(q_BHSD, *, bucket_size, n_hashes, seed):
     """Hash and sort, shared by kernel and reference: (perm_BHRS, inv_BHRS), both int64.
 
@@ -66,8 +75,7 @@ def lsh_sort(q_BHSD, *, bucket_size, n_hashes, seed):
     """
     B, H, S, D = q_BHSD.shape
     n_buckets = check_buckets(S, bucket_size)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    rot_DRK = torch.randn(D, n_hashes, n_buckets // 2, generator=gen).to(q_BHSD.device)
+    rot_DRK = _rotation(D, n_hashes, n_buckets // 2, seed, q_BHSD.device)
     proj_BHRSK = torch.einsum("bhsd,drk->bhrsk", q_BHSD.detach().float(), rot_DRK)
     buckets_BHRS = torch.cat([proj_BHRSK, -proj_BHRSK], dim=-1).argmax(dim=-1)
     perm_BHRS = torch.argsort(buckets_BHRS * S + torch.arange(S, device=q_BHSD.device), dim=-1)
@@ -176,8 +184,7 @@ def lsh_flops(batch, heads, seq_q, seq_k, head_dim, v_head_dim, causal, *, bucke
           example_options={"bucket_size": 8, "n_hashes": 2})
 def build(bucket_size: int = BUCKET_SIZE, n_hashes: int = N_HASHES, seed: int = SEED):
     for name, value, low in (("bucket_size", bucket_size, 1), ("n_hashes", n_hashes, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise AttnbenchError(f"lsh: {name} must be an integer >= {low}; got {value!r}")
+        int_option("lsh", name, value, low)
 
     def lsh(q, k, v, *, causal, key_mask, scale):
         if k.shape[2] != q.shape[2]:

@@ -17,10 +17,10 @@ of the non-absorbed head size), which the absorbed form keeps unchanged.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from attnbench.attention.registry import register
-from attnbench.errors import AttnbenchError
+from attnbench.attention.sdpa import sdpa_call
+from attnbench.errors import AttnbenchError, int_option
 
 
 def latent_inputs(batch, heads, seq_len, head_dim=None, *, kv_heads=None, generator=None,
@@ -51,19 +51,11 @@ def check_latent_shapes(q, k, v, latent_dim: int, rope_dim: int) -> None:
           exact=True, make_inputs=latent_inputs, example_options={"latent_dim": 16, "rope_dim": 8})
 def build(latent_dim: int = 512, rope_dim: int = 64):
     for name, value, low in (("latent_dim", latent_dim, 1), ("rope_dim", rope_dim, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise AttnbenchError(f"mla: {name} must be an integer >= {low}; got {value!r}")
+        int_option("mla", name, value, low)
 
     def mla(q, k, v, *, causal, key_mask, scale):
         check_latent_shapes(q, k, v, latent_dim, rope_dim)
-        mask = None
-        if key_mask is not None:
-            mask = key_mask[:, None, None, :]  # [B, 1, 1, S]: broadcast over heads and queries
-            if causal:
-                S = q.shape[2]
-                mask = mask & torch.ones(S, S, dtype=torch.bool, device=q.device).tril()
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal and mask is None,
-                                             scale=scale, enable_gqa=True)
+        out = sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale)  # one latent kv head: GQA
         return out, f"torch sdpa (enable_gqa, Dv={v.shape[-1]})"
 
     return mla

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import torch
 
 from attnbench.attention._memo import memo
+from attnbench.attention.inputs import check_call
 from attnbench.errors import AttnbenchError, closest
 
 KernelFn = Callable[..., "tuple[torch.Tensor, str]"]
@@ -98,6 +99,7 @@ class Attention:
         self.options = options
         self._kernel = spec.build(**options)
         self.last_backend: str | None = None
+        self._unavailable: dict[torch.device, str | None] = {}  # per device, read once: calls are timed
 
     @property
     def name(self) -> str:
@@ -112,12 +114,15 @@ class Attention:
 
         key_mask: optional bool [B, Sk], True where the key is a real token (False = padding).
         """
-        from attnbench.attention.inputs import check_call
-
-        scale = check_call(self.spec, q, k, v, causal, key_mask, scale)
+        scale = check_call(self.spec, q, k, v, causal, key_mask, scale, self._unavailable_on)
         out, backend = self._kernel(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
         self.last_backend = backend
         return out
+
+    def _unavailable_on(self, device: torch.device) -> str | None:
+        if device not in self._unavailable:
+            self._unavailable[device] = self.spec.unavailable_reason(device)
+        return self._unavailable[device]
 
     def reference(self, q, k, v, causal: bool = False, key_mask=None, scale: float | None = None):
         """The float64 result this variant must reproduce, with the same options."""

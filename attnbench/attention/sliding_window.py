@@ -19,13 +19,11 @@ from attnbench.attention._flex_common import call_flash_attn, flash_attn_usable,
 from attnbench.attention._memo import memo
 from attnbench.attention.reference import dense_attention
 from attnbench.attention.registry import masked_flops, register
-from attnbench.errors import AttnbenchError
+from attnbench.errors import int_option
 
 
 def _check_window(window) -> int:
-    if not isinstance(window, int) or isinstance(window, bool) or window <= 0:
-        raise AttnbenchError(f"sliding-window: window must be a positive integer (keys per query); got {window!r}")
-    return window
+    return int_option("sliding-window", "window", window, 1, hint=" (keys per query)")
 
 
 def kept_fraction(seq_len: int, causal: bool = False, *, window: int = 256, **_ignored) -> float:

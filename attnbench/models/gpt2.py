@@ -158,7 +158,7 @@ def use_attention(model: GPT2PreTrainedModel, name: str, **options) -> Attention
     implementation = implementation_name(name)
     register_implementation(implementation)
     handle = AttentionHandle(get_attention(name, **kernel_opts), implementation, changes=[])
-    blocks = (model.transformer if hasattr(model, "transformer") else model).h
+    blocks = model.base_model.h  # GPT2Model itself, or the .transformer of an LM / classifier head
     try:  # all or nothing: a failure half-way leaves the model as it was
         for block in blocks:
             _install_layer(handle, block, change, model_opts)

@@ -141,7 +141,7 @@ class SharedQKAttention(ReplacedAttention):
 
 def remove_learned_positions(model) -> tuple[Callable[[], None], str]:
     """ALiBi replaces position embeddings: zero GPT-2's wpe and freeze it. Returns (undo, note)."""
-    wpe = model.transformer.wpe if hasattr(model, "transformer") else model.wpe
+    wpe = model.base_model.wpe
     saved, trainable = wpe.weight.detach().clone(), wpe.weight.requires_grad
     with torch.no_grad():
         wpe.weight.zero_()
