@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("attnbench: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # an output path that cannot be written (a file where a folder must be...)
+        if e.filename is None:
+            raise
+        print(f"attnbench: error: cannot write {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -95,6 +95,16 @@ def prepare_data(cfg: TrainConfig):
     return data, info
 
 
+def model_vocab(cfg: TrainConfig, info: dict) -> int:
+    """The random-init model's vocabulary: --vocab-size, or the tokenizer's; never fewer ids than the
+    tokenizer makes. info: prepare_data's data description."""
+    vocab = info["vocab_size"]
+    if cfg.vocab_size is not None and cfg.vocab_size < vocab:
+        raise AttnbenchError(f"--vocab-size {cfg.vocab_size}: smaller than the tokenizer's {vocab} ids "
+                             f"({info['tokenizer']}); use at least {vocab}")
+    return cfg.vocab_size or vocab
+
+
 def loss_of(model, batch, device, autocast, loss_fn=None):
     """Mean next-token cross-entropy of one batch (labels already shifted; -100 = ignored).
     loss_fn: model_loss, or its compiled form."""
@@ -266,13 +276,9 @@ def run_train_bench(cfg: TrainConfig, impls: list[str], *, on_row: Callable[[dic
     """
     device = torch.device(cfg.device)
     data, info = prepared or prepare_data(cfg)
-    vocab = info["vocab_size"]
     model_kwargs = {"init": cfg.init, "pretrained_path": cfg.pretrained_path, "seed": cfg.seed}
     if cfg.init == "random":
-        if cfg.vocab_size is not None and cfg.vocab_size < vocab:
-            raise AttnbenchError(f"--vocab-size {cfg.vocab_size}: smaller than the tokenizer's {vocab} ids "
-                                 f"({info['tokenizer']}); use at least {vocab}")
-        model_kwargs.update(vocab_size=cfg.vocab_size or vocab, n_positions=max(cfg.seq_len, 1))
+        model_kwargs.update(vocab_size=model_vocab(cfg, info), n_positions=max(cfg.seq_len, 1))
     init_state = build_gpt2(cfg.model, **model_kwargs).state_dict()
     with SystemSampler(str(device)) as sampler:
         for name in impls:

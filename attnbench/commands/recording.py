@@ -82,7 +82,8 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
             rows.append(row)
             progress.advance(task)
             if not console.is_terminal:  # no live bar in logs and CI: one line per row instead
-                console.print(f"[{len(rows)}/{total}] {describe(row)}", highlight=False)
+                console.print(f"[{len(rows)}/{total}] {describe(row)}", highlight=False, markup=False,
+                              soft_wrap=True)  # one line per row, whatever the log's width
 
         def on_progress(label: str) -> None:
             progress.update(task, description=label)
@@ -91,7 +92,9 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
             body(on_row, on_progress)
         except KeyboardInterrupt:
             progress.stop()
-            console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}[/]")
+            hint = (f"; `attnbench run --resume {run_id} --db {db}` finishes it" if config.get("suite")
+                    else "")
+            console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}{hint}[/]")
             raise
         progress.update(task, description=f"{kind}: done")
         stored = store.measurements(run_id)  # the rows as stored, each with its kind

@@ -16,7 +16,13 @@ from dataclasses import fields
 from attnbench.attention.registry import all_specs
 from attnbench.bench.kernel import KernelConfig
 from attnbench.bench.train_config import TrainConfig, make_config
-from attnbench.commands.options import add_tracker_arguments, default_dtype, log_to_trackers, resolve_device
+from attnbench.commands.options import (
+    add_tracker_arguments,
+    default_dtype,
+    log_to_trackers,
+    parse_impls,
+    resolve_device,
+)
 from attnbench.errors import AttnbenchError, closest
 from attnbench.results.store import DEFAULT_DB
 from attnbench.settings import check_keys, read_json_object
@@ -56,11 +62,11 @@ def suite_configs(preset: str, device: str) -> tuple[KernelConfig, TrainConfig]:
         overrides = _preset_file(preset)
         preset = "quick"
     kernel_settings, train_settings = SUITES[(preset, device)]
-    cfg = KernelConfig(impls=list(all_specs()), causal=[False, True], dtype=default_dtype(device), device=device,
-                       **{**kernel_settings, **overrides["kernel"]})
+    cfg = KernelConfig(**{"impls": list(all_specs()), "causal": [False, True], "dtype": default_dtype(device),
+                          "device": device, **kernel_settings, **overrides["kernel"]})  # the file's keys win
     if device == "cpu":  # small CPU shapes: each variant with the options made for them (lsh buckets...)
         cfg.per_impl_options = {name: dict(spec.example_options) for name, spec in all_specs().items()}
-    train = {**train_settings, **overrides["train"], "device": device}
+    train = {"attn": list(all_specs()), **train_settings, **overrides["train"], "device": device}
     return cfg, make_config(train.pop("preset", None), train)
 
 
@@ -84,7 +90,7 @@ def run(args):
         kernel_cfg, train_cfg = suite_configs(args.preset, device)
         kernel_id, kernel_rows = kernel.execute(kernel_cfg, args.db,
                                                 extra_config={"suite": "kernel", "suite_preset": args.preset})
-        train_id, train_rows = train.execute(train_cfg, list(all_specs()), args.db,
+        train_id, train_rows = train.execute(train_cfg, parse_impls(train_cfg.attn), args.db,
                                              extra_config={"suite": "train", "suite_kernel_run": kernel_id})
     show(args, kernel_id, kernel_rows, train_id, train_rows)
     return 0
@@ -111,7 +117,7 @@ def resume_suite(run_id: int, db: str):
     if not train_runs:  # interrupted before training began
         config = store.get_run(kernel_id)["config"]
         train_cfg = suite_configs(config.get("suite_preset", "quick"), config["device"])[1]
-        train_id, train_rows = train.execute(train_cfg, list(all_specs()), db,
+        train_id, train_rows = train.execute(train_cfg, parse_impls(train_cfg.attn), db,
                                              extra_config={"suite": "train", "suite_kernel_run": kernel_id})
     elif train_runs[0]["status"] == "ok":
         train_id, train_rows = train_runs[0]["id"], store.measurements(train_runs[0]["id"])

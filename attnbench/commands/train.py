@@ -74,12 +74,14 @@ def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | No
 
     resume_run: an interrupted train run of the same config; `impls` are then the variants it lacks.
     """
-    from attnbench.bench.train import prepare_data, run_train_bench
+    from attnbench.bench.train import model_vocab, prepare_data, run_train_bench
     from attnbench.commands.recording import console, record
     from attnbench.measure.ceiling import matmul_ceiling_tflops
 
     prepared = prepare_data(cfg)
     data, info = prepared
+    if cfg.init == "random":
+        model_vocab(cfg, info)  # a bad --vocab-size is refused before a run is recorded
     console.print(f"data: {info['dataset']}, tokenizer {info['tokenizer']}, {len(data.train)} train batches "
                   f"of {cfg.batch_size} x {cfg.seq_len}")
     peak_flops = matmul_ceiling_tflops(cfg.device) * 1e12

@@ -88,3 +88,19 @@ def test_run_preset_file_with_a_typo_is_one_line(content, fragment, tmp_path, ca
     assert main(["run", "--preset", str(path), "--device", "cpu", "--db", str(tmp_path / "r.db")]) == 2
     err = capsys.readouterr().err.strip()
     assert fragment in err and "Traceback" not in err and err.count("\n") == 0, err
+
+
+def test_run_preset_file_chooses_the_variants_and_dtype(tmp_path):
+    """A preset file's kernel impls/dtype and train attn are used (they crashed with a TypeError, and
+    train's attn was ignored: every variant trained)."""
+    import json
+
+    from attnbench.commands.run import suite_configs
+
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"kernel": {"impls": ["eager", "sdpa"], "dtype": "float64"},
+                                "train": {"attn": ["sdpa"]}}))
+    kernel_cfg, train_cfg = suite_configs(str(path), "cpu")
+    assert kernel_cfg.impls == ["eager", "sdpa"] and kernel_cfg.dtype == "float64"
+    assert train_cfg.attn == ["sdpa"]
+    assert len(suite_configs("quick", "cpu")[1].attn) == len(registry.all_specs())  # default: every variant
