@@ -114,12 +114,13 @@ class Attention:
 
         key_mask: optional bool [B, Sk], True where the key is a real token (False = padding).
         """
-        scale = check_call(self.spec, q, k, v, causal, key_mask, scale, self._unavailable_on)
+        scale = check_call(self.spec, q, k, v, causal, key_mask, scale, self.unavailable_on)
         out, backend = self._kernel(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
         self.last_backend = backend
         return out
 
-    def _unavailable_on(self, device: torch.device) -> str | None:
+    def unavailable_on(self, device: torch.device) -> str | None:
+        """Why this variant cannot run on `device` (None: it can); read once per device."""
         if device not in self._unavailable:
             self._unavailable[device] = self.spec.unavailable_reason(device)
         return self._unavailable[device]
