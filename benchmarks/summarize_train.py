@@ -17,6 +17,12 @@ def fmt(value, spec):
     return "-" if value is None else format(value, spec)
 
 
+def median_of(rows, key):
+    """Median of the values present; None when none is (no sampler, no NVML): "-", not a made-up 0 W."""
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
 def main(path: str) -> None:
     with ResultsStore(path) as store:
         for run in store.list_runs("train"):
@@ -31,13 +37,12 @@ def main(path: str) -> None:
                 med = statistics.median([r["tokens_per_s"] for r in mine]) if mine else None
                 mfu = statistics.median([r["mfu"] for r in mine if r.get("mfu")] or [0]) if mine else None
                 peak = max((r["gpu_memory_mb"] or 0 for r in mine), default=None)
-                watts = statistics.median([r["gpu_power_w"] for r in mine if r.get("gpu_power_w")] or [0])
-                util = statistics.median([r["gpu_util_pct"] for r in mine if r.get("gpu_util_pct") is not None]
-                                         or [0])
+                watts, util = median_of(mine, "gpu_power_w"), median_of(mine, "gpu_util_pct")
                 detail = ",".join(s.get("backends") or []) or (s.get("reason") or "")[:60]
                 print(f"{s['impl']:15s} {s['status']:9s} {fmt(s.get('steady_tokens_per_s'), '12,.0f')} "
                       f"{fmt(med, '12,.0f')} {fmt(s.get('steady_loop_tokens_per_s'), '10,.0f')} {fmt(mfu, '5.1%')} "
-                      f"{fmt(peak, '8.0f')} {fmt(s.get('steady_energy_per_token_j'), '9.2e')} {watts:5.0f} {util:5.0f} "
+                      f"{fmt(peak, '8.0f')} {fmt(s.get('steady_energy_per_token_j'), '9.2e')} "
+                      f"{fmt(watts, '5.0f')} {fmt(util, '5.0f')} "
                       f"{fmt(s.get('final_loss'), '6.3f')} {detail[:70]}")
 
 
