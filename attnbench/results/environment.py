@@ -47,29 +47,25 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def git_commit() -> str | None:
-    """HEAD of the git checkout that holds this attnbench source (None for an installed wheel)."""
+def git_state() -> dict:
+    """HEAD of the git checkout that holds this attnbench source, and whether tracked files differ from it
+    (results may not match the commit); both None for an installed wheel. Two git calls, not five: one
+    status gives both HEAD and the changes."""
 
-    def read() -> str | None:
+    def read() -> dict:
         # The package's own __init__.py must be tracked: a site-packages copy inside some other
         # repository must not report that repository's commit.
         if _git("ls-files", "--error-unmatch", "__init__.py") is None:
-            return None
-        return _git("rev-parse", "HEAD")
+            return {}
+        status = _git("status", "--porcelain=v2", "--branch", "--untracked-files=no")
+        lines = [] if status is None else status.splitlines()
+        head = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), None)
+        if head is None or head == "(initial)":  # no commit yet: nothing to compare with
+            return {}
+        return {"attnbench_git_commit": head,
+                "attnbench_git_dirty": any(not line.startswith("#") for line in lines)}
 
-    return _safe(read)
-
-
-def git_dirty() -> bool | None:
-    """True when tracked files of the attnbench checkout differ from HEAD (results may not match the commit)."""
-
-    def read() -> bool | None:
-        if git_commit() is None:
-            return None
-        status = _git("status", "--porcelain", "--untracked-files=no")
-        return None if status is None else bool(status)
-
-    return _safe(read)
+    return {"attnbench_git_commit": None, "attnbench_git_dirty": None, **(_safe(read) or {})}
 
 
 def cpu_model() -> str | None:
@@ -219,8 +215,7 @@ def collect_environment(device: str = "cpu") -> dict:
     env: dict[str, Any] = {
         "device": str(device),
         "attnbench": _safe(attnbench_version),
-        "attnbench_git_commit": git_commit(),
-        "attnbench_git_dirty": git_dirty(),
+        **git_state(),
         "python": platform.python_version(),
         "platform": _safe(platform.platform),
         "hostname": _safe(socket.gethostname),

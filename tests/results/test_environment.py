@@ -71,3 +71,46 @@ def test_fast():
     start = time.perf_counter()
     collect_environment("cpu")
     assert time.perf_counter() - start < 1.0
+
+
+def _git_calls(monkeypatch) -> list:
+    calls, run = [], subprocess.run
+
+    def counting(args, *rest, **kwargs):
+        if args[0] == "git":
+            calls.append(args)
+        return run(args, *rest, **kwargs)
+
+    monkeypatch.setattr(environment.subprocess, "run", counting)
+    return calls
+
+
+def test_git_read_in_two_calls(monkeypatch):
+    calls = _git_calls(monkeypatch)
+    collect_environment("cpu")
+    assert len(calls) <= 2, calls
+
+
+def _repo(tmp_path, tracked: bool):
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "other.py").write_text("a = 1\n")
+    subprocess.run([*git, "add", "other.py", *(["__init__.py"] if tracked else [])], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "x"], check=True)
+    return subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
+def test_git_state_of_a_checkout_clean_then_dirty(tmp_path, monkeypatch):
+    head = _repo(tmp_path, tracked=True)
+    monkeypatch.setattr(environment, "PACKAGE_DIR", tmp_path)
+    (tmp_path / "untracked.py").write_text("")  # untracked files do not make a checkout dirty
+    assert environment.git_state() == {"attnbench_git_commit": head, "attnbench_git_dirty": False}
+    (tmp_path / "other.py").write_text("a = 2\n")
+    assert environment.git_state() == {"attnbench_git_commit": head, "attnbench_git_dirty": True}
+
+
+def test_git_state_of_a_copy_inside_another_repository(tmp_path, monkeypatch):
+    _repo(tmp_path, tracked=False)  # __init__.py not tracked: that repository's commit is not ours
+    monkeypatch.setattr(environment, "PACKAGE_DIR", tmp_path)
+    assert environment.git_state() == {"attnbench_git_commit": None, "attnbench_git_dirty": None}
