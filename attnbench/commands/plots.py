@@ -14,7 +14,7 @@ def run(args):
     from attnbench.errors import AttnbenchError
     from attnbench.report.kernel_plots import plot_kernel_rows
 
-    store = ResultsStore(args.db)
+    store = ResultsStore(args.db, create=False)
     run_id = store.resolve_run(args.run, kind="kernel")
     rows = store.measurements(run_id, kind="kernel")
     if not rows:

@@ -20,7 +20,7 @@ def add_parser(sub):
 def run(args):
     from attnbench.report.write import write_report
 
-    store = ResultsStore(args.db)
+    store = ResultsStore(args.db, create=False)
     store.mark_stale_running()  # a run whose process died shows as interrupted, not running
     runs = [store.resolve_run(r) for r in args.runs]
     if len(runs) == 1:  # the train run of an `attnbench run` suite: report its kernel run with it

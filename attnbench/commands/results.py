@@ -25,7 +25,7 @@ def add_parser(sub):
 
 
 def run(args):
-    store = ResultsStore(args.db)
+    store = ResultsStore(args.db, create=False)
     store.mark_stale_running()
     if args.action == "list":
         return _list(store)

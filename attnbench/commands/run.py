@@ -102,7 +102,7 @@ def resume_suite(run_id: int, db: str):
     from attnbench.errors import AttnbenchError
     from attnbench.results.store import ResultsStore
 
-    store = ResultsStore(db)
+    store = ResultsStore(db, create=False)
     store.mark_stale_running()
     info = store.get_run(run_id)
     part = info["config"].get("suite")

@@ -91,10 +91,14 @@ def _guarded(method):
 class ResultsStore:
     """Runs and their measurements in one SQLite file. Use `with store.run(...) as run_id:` in benches."""
 
-    def __init__(self, path: str | os.PathLike = DEFAULT_DB):
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB, create: bool = True):
+        """create=False for readers: a mistyped path is an error, not a new empty database that has no runs."""
         self.path = Path(path)
+        self._create = create
         if self.path.is_dir():
             raise AttnbenchError(f"results database path {str(self.path)!r} is a directory: give a file path")
+        if not create and not self.path.is_file():
+            raise self._missing()
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,12 +133,18 @@ class ResultsStore:
             ) from exc
         if tables:
             self._check_version(tables, untouched)
+        elif not self._create:  # an empty file: not a results database yet, and a reader leaves it so
+            raise self._missing()
         else:
             self._create_schema()
         # WAL: each commit is durable at once and readers never block the writer. Where WAL is impossible
         # (some network file systems) SQLite keeps its rollback journal, which is still crash-safe.
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+
+    def _missing(self) -> AttnbenchError:
+        return AttnbenchError(f"no results database at {str(self.path)!r}; give --db of an existing one, "
+                              "or run a benchmark first (e.g. attnbench run)")
 
     def _tables(self) -> set[str]:
         return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
