@@ -5,7 +5,10 @@ work=$out/work
 db=$work/results.db
 mkdir -p "$work"
 if compgen -G ".whl/*.whl" >/dev/null; then  # optional wheels (fla, nvidia-ml-py) go to /tmp/site
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  if [ ! -e /tmp/site/.installed ]; then  # once per machine: parallel lanes (gpu_lanes.sh) share it
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+      && touch /tmp/site/.installed
+  fi
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1

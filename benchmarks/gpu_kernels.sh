@@ -81,5 +81,6 @@ for stage in "$@"; do
     *) echo "unknown stage $stage" ;;
   esac
 done
-python3 benchmarks/summarize_rows.py "$work"/*.json 2>&1 | tee "$work/summary.txt"
+python3 benchmarks/summarize_rows.py "$db" > "$work/summary.txt" 2>&1
+python3 benchmarks/summarize_rows.py --brief "$db" 2>&1
 tar czf "$out/gpu.tar.gz" -C "$work" .

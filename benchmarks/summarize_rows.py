@@ -1,15 +1,30 @@
-"""Print compact tables of kernel-benchmark JSON rows (for a device run's short output)."""
+"""Print compact tables of kernel-benchmark rows (for a device run's short output).
+
+Arguments: JSON files written by `attnbench kernel --output`, or results databases (*.db), whose
+kernel runs are printed one table each: a run cut short by a timeout has no JSON but keeps its rows.
+--brief: per table only the count of rows by status and the rows that are not ok (a device run's
+output tail is short; the full tables go to a file).
+"""
 
 import json
+import sqlite3
 import sys
 
-for path in sys.argv[1:]:
-    try:
-        rows = json.load(open(path))
-    except (OSError, ValueError) as e:
-        print(f"{path}: {e}")
-        continue
-    print(f"## {path}")
+
+def tables(path):
+    """(title, rows) for each table in a JSON file or a results database."""
+    if not path.endswith(".db"):
+        yield path, json.load(open(path))
+        return
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    for run_id, status, command in con.execute("SELECT id, status, command FROM runs ORDER BY id"):
+        rows = [json.loads(d) for (d,) in con.execute(
+            "SELECT data_json FROM measurements WHERE run_id = ? AND kind = 'kernel' ORDER BY seq", (run_id,))]
+        if rows:
+            yield f"run {run_id} ({status}): {command.split(' kernel ', 1)[-1][:150]}", rows
+
+
+def print_table(rows):
     print(f"{'impl':15s} {'S':>6s} {'D':>4s} {'c':1s} {'mode':7s} {'status':11s} {'ms':>8s} {'TF/s':>6s} "
           f"{'/do_bench':>9s} {'host':>6s} {'MB':>8s} {'relerr':>7s} backend|reason")
     for r in rows:
@@ -23,3 +38,22 @@ for path in sys.argv[1:]:
         detail = (opts + " " if opts else "") + (r.get("backend") or "") + (" | " + r["reason"][:70] if r.get("reason") else "")
         print(f"{r['impl']:15s} {r['seq_len']:6d} {r['head_dim']:4d} {'c' if r['causal'] else '-'} {r['mode']:7s} "
               f"{r['status']:11s} {ms:>8s} {tf:>6s} {db:>9s} {host:>6s} {mb:>8s} {err:>7s} {detail[:60]}")
+
+
+brief = "--brief" in sys.argv
+for path in [a for a in sys.argv[1:] if a != "--brief"]:
+    try:
+        found = list(tables(path))
+    except (OSError, ValueError, sqlite3.Error) as e:
+        print(f"{path}: {e}")
+        continue
+    for title, rows in found:
+        print(f"## {title}")
+        if not brief:
+            print_table(rows)
+            continue
+        counts = {}
+        for r in rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        print("  " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        print_table([r for r in rows if r["status"] != "ok"])

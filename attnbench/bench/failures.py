@@ -24,11 +24,13 @@ def classify(e: Exception) -> tuple[str, str]:
     return "error", f"{type(e).__name__}: {first_line}"
 
 
-def free_memory(device: torch.device) -> None:
+def free_memory(device: torch.device, collect: bool = True) -> None:
     """Return what a failed or finished measurement held, so the next row starts clean. CUDA only: there
     the caching allocator must see cycles (a failed call's traceback) freed before it can release them;
     on the CPU reference counting frees the rest, and a gc.collect() per row (0.19 s each) was 74% of
-    the CPU sweep of `attnbench run`."""
+    the CPU sweep of `attnbench run`. collect=False skips the collection where nothing failed (no
+    traceback cycles): with compiled kernels loaded a collection costs a large share of a short row."""
     if device.type == "cuda":
-        gc.collect()
+        if collect:
+            gc.collect()
         torch.cuda.empty_cache()

@@ -3,8 +3,8 @@
 One row per (variant, shape, causal, mode), written to the results store as soon as it is measured.
 The order of work for each row: build inputs and the zero-argument callable (all setup outside the
 timed region) -> first call (compile / autotune time, reported apart) -> steady-state timing ->
-peak memory -> FLOPs of the work really kept. The accuracy check runs once per (variant, shape,
-causal), before anything is timed; a failed check marks the rows 'invalid'. Out-of-memory,
+peak memory -> FLOPs of the work really kept. The accuracy check runs before anything is timed,
+once per (variant, heads, head size, check length, causal) (see kernel_check); a failed check marks the rows 'invalid'. Out-of-memory,
 unsupported combinations and errors are rows with a status, and the sweep goes on.
 """
 
@@ -19,7 +19,7 @@ import torch
 from attnbench.attention.registry import Attention, dtype_from_name, get_attention
 from attnbench.attention.verify import input_grads
 from attnbench.bench.failures import classify, free_memory
-from attnbench.bench.kernel_check import check_shape
+from attnbench.bench.kernel_check import check_key, check_shape
 from attnbench.errors import AttnbenchError, UnsupportedError
 from attnbench.measure.flops import CONVENTION, MODES, tflops
 from attnbench.measure.memory import peak_memory_mb
@@ -167,7 +167,7 @@ def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops) -
     except Exception as e:  # noqa: BLE001 - every failure is a data point, the sweep goes on
         row["status"], row["reason"] = classify(e)
     finally:
-        free_memory(device)
+        free_memory(device, collect=row["status"] != "ok")
     return row
 
 
@@ -200,6 +200,7 @@ def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceili
     done: row_key()s already measured (a resumed run): skipped, not repeated.
     """
     done = done or set()
+    checks: dict[tuple, dict] = {}  # check_key -> accuracy fields, shared by the rows they describe
     attns = build_all(cfg)
     device, dtype = torch.device(cfg.device), dtype_from_name(cfg.dtype)
     for shape in shapes(cfg):
@@ -210,7 +211,12 @@ def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceili
             if all(key in done for key in keys.values()):
                 continue
             runs_here = attn.unavailable_on(device) is None  # else each mode is an unsupported row at once
-            check = check_shape(cfg, attn, shape, causal, device, dtype) if cfg.check and runs_here else {}
+            check = {}
+            if cfg.check and runs_here:
+                key = check_key(cfg, attn, shape, causal)
+                if key not in checks:
+                    checks[key] = check_shape(cfg, attn, shape, causal, device, dtype)
+                check = checks[key]
             for mode in cfg.modes:
                 if keys[mode] in done:
                     continue

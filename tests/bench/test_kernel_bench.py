@@ -139,3 +139,20 @@ def test_cross_check_brackets_do_bench_with_two_timings_of_ours():
     mean_ours = (row["median_ms"] + row["median_ms_after_do_bench"]) / 2
     assert row["timer_vs_do_bench"] == pytest.approx(mean_ours / row["do_bench_ms"])
     assert 0.5 < row["timer_vs_do_bench"] < 2.0
+
+
+def test_rows_that_would_run_the_same_check_share_one(monkeypatch):
+    """128 and 256 both check at 64 under a zero budget: one check per (variant, causal), not per row shape."""
+    import attnbench.bench.kernel as kernel
+
+    calls = []
+    real = kernel.check_shape
+    monkeypatch.setattr(kernel, "check_shape", lambda cfg, attn, shape, causal, *a: calls.append(
+        (attn.name, shape.seq_len, causal)) or real(cfg, attn, shape, causal, *a))
+    rows = _run(impls=["eager", "sdpa"], seq_len=[128, 256], causal=[False, True], modes=["fwd"],
+                check_budget_mb=0)
+    assert sorted(calls) == sorted((impl, 128, c) for impl in ("eager", "sdpa") for c in (False, True))
+    assert all(r["check_seq_len"] == 64 and r["check_ok"] for r in rows) and len(rows) == 8
+    calls.clear()
+    _run(impls=["eager"], seq_len=[64, 128], modes=["fwd"], check_budget_mb=0)
+    assert calls == [("eager", 64, False)]  # 64 checks at 64 and 128 at 64 too: the same check

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Several gpu_kernels.sh / gpu_train.sh sessions at once, one per GPU of a multi-GPU machine: a lane is
+# a quoted list of stages, run on its own GPU with its own output folder and results database.
+# Usage:  bash benchmarks/gpu_lanes.sh SCRIPT "STAGE ..." ["STAGE ..." ...]
+#   e.g.  bash benchmarks/gpu_lanes.sh gpu_kernels.sh "tests d128-short" "d64-causal"
+# Lane i runs on GPU i (CUDA_VISIBLE_DEVICES=i) into $OUT/lane<i>; each lane's log is printed when all end.
+set -uo pipefail
+here=$(dirname "$0")
+script=$1; shift
+root=${OUT:-attnbench-results/gpu}
+(OUT=$root/setup; source "$here/device_env.sh" > /dev/null)  # installs the carried wheels once, before the lanes
+i=0
+for stages in "$@"; do
+  mkdir -p "$root/lane$i"
+  # shellcheck disable=SC2086  # the stages are meant to split into words
+  CUDA_VISIBLE_DEVICES=$i OUT=$root/lane$i bash "$here/$script" $stages > "$root/lane$i/lane.log" 2>&1 &
+  i=$((i + 1))
+done
+wait
+for ((j = 0; j < i; j++)); do echo "##### lane $j on GPU $j"; cat "$root/lane$j/lane.log"; done
+rm -rf "$root/setup"
