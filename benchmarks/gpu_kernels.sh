@@ -3,7 +3,8 @@
 # Usage, from the repository root on a CUDA machine:  bash benchmarks/gpu_kernels.sh STAGE [STAGE ...]
 #   stages: tests d128 d64 long ... (the H100 session of 2026-11-21), and for the H200 session of 2026-11-22:
 #   h200-fwd h200-bwd window fidelity long-c; still to run (issue #3): d64-causal d64-full d128-short, then
-#   fidelity and long-c again (the bracketed cross-check; 131k block masks built compiled).
+#   fidelity and long-c again (the bracketed cross-check; 131k block masks built compiled); profile (where a
+#   sweep's wall time goes) and main (`attnbench run` on the GPU). Several lanes at once: gpu_lanes.sh.
 #   Results go to $OUT (default attnbench-results/gpu) as gpu.tar.gz.
 # Optional wheels in .whl/ (e.g. flash-linear-attention, fla-core) are installed to /tmp/site first.
 set -uo pipefail
@@ -78,6 +79,16 @@ for stage in "$@"; do
     d128-short) timeout 400 python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 128 --seq-len 512,2048 \
         --causal both --mode fwd,bwd --repeats 20 --output "$work/d128_short.json" > "$work/d128_short.log" 2>&1
       echo "exit $?" ;;
+    profile) # where a sweep's wall time goes besides the kernels (compile, checks, gc, the database)
+      timeout 120 python3 -m cProfile -o "$work/profile.out" -m attnbench kernel --impl sdpa-cudnn,flex,eager \
+        "${common[@]}" --head-dim 64 --seq-len 1024,2048 --causal both --mode fwd,bwd > "$work/profile.log" 2>&1
+      echo "exit $?"
+      python3 -c "import pstats; p = pstats.Stats('$work/profile.out'); p.sort_stats('cumulative').print_stats(25)" \
+        2>&1 | grep -E "function calls|^ +[0-9]" | cut -c1-150 | head -28 ;;
+    main) # the main job on this GPU, as README.md gives it (kernel sweep, then training of every variant)
+      timeout "${MAIN_TIMEOUT:-280}" python3 -m attnbench run --db "$db" --plots "$work/plots_run" \
+        --report "$work/report_run" > "$work/main.log" 2>&1
+      echo "exit $?"; tail -c 1500 "$work/main.log" ;;
     *) echo "unknown stage $stage" ;;
   esac
 done
