@@ -73,7 +73,7 @@ for stage in "$@"; do
           echo "exit $?" ;;
     d64-causal|d64-full) # every variant, d=64, 512 to 16384, fwd and bwd; causal, or not causal
       causal=$([ "$stage" = d64-causal ] && echo true || echo false)
-      timeout 560 python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 64 --seq-len 512:16384:x2 \
+      timeout "${D64_TIMEOUT:-560}" python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 64 --seq-len 512:16384:x2 \
         --causal "$causal" --mode fwd,bwd --repeats 20 --output "$work/$stage.json" > "$work/$stage.log" 2>&1
       echo "exit $?" ;;
     d128-short) timeout 400 python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 128 --seq-len 512,2048 \
