@@ -15,6 +15,7 @@ from dataclasses import fields
 
 from attnbench.attention.registry import all_specs
 from attnbench.bench.kernel import KernelConfig
+from attnbench.bench.sweep import parse_bools, parse_sweep
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
     add_tracker_arguments,
@@ -23,7 +24,7 @@ from attnbench.commands.options import (
     parse_impls,
     resolve_device,
 )
-from attnbench.errors import AttnbenchError, closest
+from attnbench.errors import AttnbenchError, closest, int_option
 from attnbench.results.store import DEFAULT_DB
 from attnbench.settings import check_keys, read_json_object
 
@@ -77,7 +78,22 @@ def _preset_file(path: str) -> dict:
     check_keys(values, ("kernel", "train"), f'--preset {path} (expected {{"kernel": {{...}}, "train": {{...}}}})')
     kernel = values.get("kernel", {})
     check_keys(kernel, (f.name for f in fields(KernelConfig)), f"--preset {path}, kernel")
-    return {"kernel": kernel, "train": values.get("train", {})}
+    return {"kernel": _checked_kernel_values(kernel, path), "train": values.get("train", {})}
+
+
+def _checked_kernel_values(kernel: dict, path: str) -> dict:
+    """Sweep values parsed as on the command line: a bad one is one line now, not a failed run later."""
+    checked = dict(kernel)
+    for key in ("batch_size", "seq_len", "num_heads", "emb_dim", "head_dim", "causal"):
+        if key not in kernel or (key == "head_dim" and kernel[key] is None):  # None: head size from emb_dim
+            continue
+        items = kernel[key] if isinstance(kernel[key], list) and kernel[key] else [kernel[key]]
+        parse = parse_bools if key == "causal" else parse_sweep
+        checked[key] = [value for item in items for value in parse(str(item), f"preset {path}: kernel {key}")]
+    for key, low in (("repeats", 1), ("warmup", 0), ("tokens", 1), ("kv_heads", 1)):
+        if kernel.get(key) is not None:
+            int_option(f"--preset {path}", f"kernel {key}", kernel[key], low)
+    return checked
 
 
 def run(args):
