@@ -190,26 +190,3 @@ def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, s
     out = run_flex(q, k, v, block_mask=block_mask, score_mod=score_mod, scale=scale, compile=compile)
     return out, "flex (compiled)" if compile else "flex (eager, unfused)"
 
-
-@memo
-def flash_attn_func():
-    """flash_attn.flash_attn_func, or None when the package is absent or fails to import."""
-    if not importable("flash_attn"):
-        return None
-    try:
-        from flash_attn import flash_attn_func as fn
-    except Exception:  # noqa: BLE001  built for another torch/CUDA: the flex path serves instead
-        return None
-    return fn
-
-
-def flash_attn_usable(q, k, key_mask) -> bool:
-    """flash_attn fits: CUDA half types, no padding mask, equal lengths (its windows align bottom-right)."""
-    return (q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and key_mask is None
-            and q.shape[2] == k.shape[2] and q.shape[-1] <= 256 and flash_attn_func() is not None)
-
-
-def call_flash_attn(q_BHSD, k_BHSD, v_BHSD, **kwargs):
-    """flash_attn_func takes [B, S, H, D]; transposed views keep the last stride 1, as it needs."""
-    out_BSHD = flash_attn_func()(*(t.transpose(1, 2) for t in (q_BHSD, k_BHSD, v_BHSD)), **kwargs)
-    return out_BSHD.transpose(1, 2)

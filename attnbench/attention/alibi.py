@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from attnbench.attention._flex_common import call_flash_attn, flash_attn_usable, flex_check, flex_or_dense
+from attnbench.attention._flex_common import flex_check, flex_or_dense
 from attnbench.attention._memo import memo
 from attnbench.attention.eager import masked_scores_softmax
 from attnbench.attention.reference import dense_attention, expand_kv
@@ -81,6 +81,10 @@ def explicit_bias(q, k, v, *, causal, key_mask, scale):
 @register("alibi", summary="ALiBi linear distance bias: flash_attn alibi_slopes, Flex score_mod, or explicit",
           exact=True, check=flex_check, uses_if_installed=("flash_attn",), reference=reference)
 def build():
+    # imported here, not at the top: importing flash.py registers flash2 and flash4, which would then
+    # come before eager and alibi in `attnbench list` and in `--attn all`
+    from attnbench.attention.flash import call_flash_attn, flash_attn_usable
+
     def alibi(q, k, v, *, causal, key_mask, scale):
         if q.device.type == "cpu":
             return explicit_bias(q, k, v, causal=causal, key_mask=key_mask, scale=scale), "explicit bias (cpu)"

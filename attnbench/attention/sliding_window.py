@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from attnbench.attention._flex_common import call_flash_attn, flash_attn_usable, flex_check, flex_or_dense
+from attnbench.attention._flex_common import flex_check, flex_or_dense
 from attnbench.attention._memo import memo
 from attnbench.attention.reference import dense_attention
 from attnbench.attention.registry import masked_flops, register
@@ -62,6 +62,8 @@ def reference(q, k, v, *, causal, key_mask, scale, window=256, **_options):
           exact=True, check=flex_check, uses_if_installed=("flash_attn",), reference=reference,
           example_options={"window": 16}, forward_flops=masked_flops(kept_fraction))
 def build(window: int = 256, compile: bool | None = None):
+    from attnbench.attention.flash import call_flash_attn, flash_attn_usable  # at build: see alibi.build
+
     window = _check_window(window)
 
     def sliding_window(q, k, v, *, causal, key_mask, scale):

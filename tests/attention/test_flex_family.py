@@ -11,6 +11,7 @@ import torch
 
 from attnbench.attention import _flex_common, flex_sparse, sliding_window
 from attnbench.attention.alibi import alibi_slopes
+from attnbench.attention.flash import flash_attn_func
 from attnbench.attention.inputs import right_padding_mask
 from attnbench.attention.registry import get_attention
 from attnbench.errors import AttnbenchError
@@ -155,7 +156,7 @@ def test_cuda_paths_say_what_ran(name):
     key_mask = right_padding_mask([1024, 700], 1024, device="cuda")
     for mask in (None, key_mask):
         out = attn(q, k, v, causal=True, key_mask=mask)
-        flash = mask is None and _flex_common.flash_attn_func() is not None and name in ("sliding-window", "alibi")
+        flash = mask is None and flash_attn_func() is not None and name in ("sliding-window", "alibi")
         assert attn.last_backend.startswith("flash_attn" if flash else "flex (compiled)"), attn.last_backend
         assert_close(out, attn.reference(q, k, v, causal=True, key_mask=mask), torch.bfloat16, attn.last_backend)
 
