@@ -13,6 +13,7 @@ from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
 from attnbench.bench.sweep import parse_bools, parse_sweep
 from attnbench.commands.options import (
     add_tracker_arguments,
+    check_writable,
     default_dtype,
     log_to_trackers,
     parse_impls,
@@ -149,6 +150,9 @@ def run(args):
     from attnbench.results.export import rows_to_csv, rows_to_json
 
     cfg = config_from_args(args)
+    for flag, path in (("--output", args.output), ("--csv", args.csv)):
+        check_writable(flag, path)
+    check_writable("--plot", args.plot, folder=True)
     run_id, rows = execute(cfg, args.db)
     print_kernel_table(rows, title=f"kernel run {run_id} ({cfg.device}, {cfg.dtype})")
     if args.output:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 
 from attnbench.attention.registry import all_specs, get_spec
@@ -77,6 +80,26 @@ def default_dtype(device: str) -> str:
     return "bfloat16" if device == "cuda" else "float32"
 
 
+def check_writable(flag: str, path: str | None, folder: bool = False) -> None:
+    """Fail now, not after the benchmark, if the output cannot be written there; creates nothing."""
+    if not path:
+        return
+    target = Path(path).absolute()
+    if target.exists():
+        if target.is_dir() != folder:
+            want = "folder" if folder else "file"
+            raise AttnbenchError(f"{flag} {path}: is a {'file' if folder else 'folder'}; give a {want} path")
+        probe = target
+    else:  # the nearest folder that exists: the writer will create the rest in it
+        probe = target.parent
+        while not probe.exists():
+            probe = probe.parent
+        if not probe.is_dir():
+            raise AttnbenchError(f"{flag} {path}: {str(probe)!r} is a file, so no folder can be made there")
+    if not os.access(probe, os.W_OK):
+        raise AttnbenchError(f"{flag} {path}: {str(probe)!r} is not writable")
+
+
 def add_tracker_arguments(p) -> None:
     """--wandb / --mlflow / --tensorboard: log the finished run to the tools people already use."""
     g = p.add_argument_group("logging to experiment trackers (optional extras, off by default)")
@@ -89,8 +112,6 @@ def add_tracker_arguments(p) -> None:
 
 def log_to_trackers(args, run_ids: list[int]) -> None:
     """Log stored runs to the trackers the user asked for (read back from the database)."""
-    import os
-
     targets = [t for t in ("wandb", "mlflow", "tensorboard") if getattr(args, t, False)]
     if not targets:
         return

@@ -19,6 +19,7 @@ from attnbench.bench.sweep import parse_bools, parse_sweep
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
     add_tracker_arguments,
+    check_writable,
     default_dtype,
     log_to_trackers,
     parse_impls,
@@ -99,6 +100,8 @@ def _checked_kernel_values(kernel: dict, path: str) -> dict:
 def run(args):
     from attnbench.commands import kernel, train
 
+    check_writable("--plots", args.plots, folder=True)
+    check_writable("--report", args.report, folder=True)
     if args.resume is not None:
         kernel_id, kernel_rows, train_id, train_rows = resume_suite(args.resume, args.db)
     else:
