@@ -92,7 +92,7 @@ class ResultsStore:
     """Runs and their measurements in one SQLite file. Use `with store.run(...) as run_id:` in benches."""
 
     def __init__(self, path: str | os.PathLike = DEFAULT_DB, create: bool = True):
-        """create=False for readers: a mistyped path is an error, not a new empty database that has no runs."""
+        """create=False for readers: a mistyped path is an error, not a new empty database with no runs."""
         self.path = Path(path)
         self._create = create
         if self.path.is_dir():
