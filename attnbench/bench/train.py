@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from attnbench.attention.registry import get_spec
 from attnbench.bench.failures import classify, free_memory
 from attnbench.bench.train_config import TrainConfig
 from attnbench.data import (
@@ -267,6 +268,20 @@ def evaluate(model, data, n_batches: int, device, autocast, loss_fn=None) -> flo
     return sum(losses) / len(losses)
 
 
+def unavailable(name: str, device) -> str | None:
+    """Why variant `name` cannot run on `device` here (package not installed, wrong device), or None: the
+    refusal its first call would raise, known before a model is built for it."""
+    reason = get_spec(name).unavailable_reason(device)
+    return f"{name}: {reason}" if reason else None
+
+
+def expected_rows(cfg: TrainConfig, impls: list[str], train_batches: int) -> int:
+    """Rows a run stores, the progress bar's total: a variant's steps and its summary, or only the summary
+    for a variant that cannot run here (counting its steps left the bar short of 100%)."""
+    steps = train_batches * cfg.epochs
+    return sum(1 if unavailable(name, cfg.device) else steps + 1 for name in impls)
+
+
 def run_train_bench(cfg: TrainConfig, impls: list[str], *, on_row: Callable[[dict, str], None],
                     on_progress: Callable[[str], None] = lambda label: None, peak_flops: float | None = None,
                     prepared=None) -> None:
@@ -283,6 +298,10 @@ def run_train_bench(cfg: TrainConfig, impls: list[str], *, on_row: Callable[[dic
     with SystemSampler(str(device)) as sampler:
         for name in impls:
             on_progress(f"train {name}")
+            reason = unavailable(name, device)
+            if reason:  # one summary row, as expected_rows counts it, and no model built for nothing
+                on_row({"impl": name, "status": "unsupported", "reason": reason}, "train_summary")
+                continue
             try:
                 summary = train_variant(cfg, name, init_state, model_kwargs, data, device, sampler, on_row,
                                         peak_flops)

@@ -74,7 +74,7 @@ def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | No
 
     resume_run: an interrupted train run of the same config; `impls` are then the variants it lacks.
     """
-    from attnbench.bench.train import model_vocab, prepare_data, run_train_bench
+    from attnbench.bench.train import expected_rows, model_vocab, prepare_data, run_train_bench
     from attnbench.commands.recording import console, record
     from attnbench.measure.ceiling import matmul_ceiling_tflops
 
@@ -85,7 +85,7 @@ def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | No
     console.print(f"data: {info['dataset']}, tokenizer {info['tokenizer']}, {len(data.train)} train batches "
                   f"of {cfg.batch_size} x {cfg.seq_len}")
     peak_flops = matmul_ceiling_tflops(cfg.device) * 1e12
-    total = len(impls) * (len(data.train) * cfg.epochs + 1)
+    total = expected_rows(cfg, impls, len(data.train))
     config = {**cfg.to_dict(), "impls": impls, "data": info, "peak_flops": peak_flops, **(extra_config or {})}
     return record("train", config, cfg.device, db, total,
                   lambda on_row, on_progress: run_train_bench(cfg, impls, on_row=on_row, on_progress=on_progress,

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -98,6 +99,20 @@ def test_cli_train_then_results_show_last(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sdpa" in out and "val loss" in out
     assert (tmp_path / "plots").is_dir() and any(p.name.endswith("_loss.png") for p in (tmp_path / "plots").iterdir())
+
+
+def test_progress_ends_at_100_percent_when_a_variant_cannot_run_here(tmp_path, capsys):
+    """flash4 needs CUDA: one summary row, not its steps too, so the bar's last row is its total."""
+    assert main(["train", "--attn", "flash4", "sdpa", "--device", "cpu", "--batches", "2", "--seq-len", "32",
+                 "--db", str(tmp_path / "r.db"), "--plots", str(tmp_path / "plots")]) == 0
+    counts = re.findall(r"^\[(\d+)/(\d+)\]", capsys.readouterr().err, re.MULTILINE)  # a log's line per row
+    assert counts[-1] == ("4", "4"), counts  # flash4's summary, sdpa's two steps and summary
+
+
+def test_a_variant_that_cannot_run_here_is_one_unsupported_row():
+    rows = _train(["flash4"])
+    assert rows == [{"impl": "flash4", "status": "unsupported", "reason": "flash4: runs on cuda only, not cpu",
+                     "kind": "train_summary"}]
 
 
 @pytest.mark.parametrize("argv,fragment", [
