@@ -145,23 +145,35 @@ def resume_suite(run_id: int, db: str):
     return kernel_id, kernel_rows, train_id, train_rows
 
 
-def show(args, kernel_id, kernel_rows, train_id, train_rows) -> None:
-    from attnbench.report.kernel_plots import plot_kernel_rows
-    from attnbench.report.kernel_table import print_kernel_table
-    from attnbench.report.train_plots import plot_train_rows
-    from attnbench.report.train_table import print_train_table
+MODE_NAMES = {"fwd_bwd": "forward+backward", "fwd": "forward", "bwd": "backward"}
 
-    print_kernel_table([r for r in kernel_rows if r["mode"] == "fwd_bwd"],
-                       title=f"kernel run {kernel_id}: forward+backward (all modes are in the database)")
-    print_train_table(train_rows, title=f"train run {train_id}")
-    paths = plot_kernel_rows(kernel_rows, args.plots, prefix=f"run{kernel_id}")
-    paths += plot_train_rows(train_rows, args.plots, prefix=f"run{train_id}")
-    from attnbench.report.write import write_report
+
+def table_mode(kernel_rows: list[dict]) -> str | None:
+    """fwd_bwd when measured, else the first mode that was (a preset may leave fwd_bwd out)."""
+    modes = [r.get("mode") for r in kernel_rows if r.get("mode")]
+    return "fwd_bwd" if "fwd_bwd" in modes else next(iter(modes), None)
+
+
+def show(args, kernel_id, kernel_rows, train_id, train_rows) -> None:
+    from attnbench.report.kernel_table import print_kernel_table
+    from attnbench.report.train_table import print_train_table
+    from attnbench.report.write import draw_charts, write_report
     from attnbench.results.store import ResultsStore
 
-    html_path, md_path = write_report(ResultsStore(args.db), [kernel_id, train_id], args.report)
-    for path in paths:
-        print(f"plot: {path}")
+    mode = table_mode(kernel_rows)
+    if mode is None:
+        print(f"kernel run {kernel_id} has no rows")
+    else:
+        print_kernel_table([r for r in kernel_rows if r.get("mode") == mode],
+                           title=f"kernel run {kernel_id}: {MODE_NAMES.get(mode, mode)} "
+                                 "(all modes are in the database)")
+    print_train_table(train_rows, title=f"train run {train_id}")
+    store = ResultsStore(args.db)
+    charts = {run_id: draw_charts(store.get_run(run_id), rows, args.plots)  # drawn once, copied into the report
+              for run_id, rows in ((kernel_id, kernel_rows), (train_id, train_rows))}
+    html_path, md_path = write_report(store, [kernel_id, train_id], args.report, charts=charts)
+    for chart in (chart for drawn in charts.values() for chart in drawn):
+        print(f"plot: {chart.path}")
     print(f"results database: {args.db} (kernel run {kernel_id}, train run {train_id}); "
           f"`attnbench results show {kernel_id}` prints a run again")
     print(f"report: {html_path} (summary: {md_path})")

@@ -2,23 +2,12 @@
 
 import pytest
 
-from attnbench.attention import registry
 from attnbench.cli import main
-from attnbench.commands import run as run_command
 from attnbench.commands.options import check_writable
 from attnbench.errors import AttnbenchError
 
 KERNEL = ["kernel", "--impl", "sdpa", "--device", "cpu", "--batch-size", "1", "--seq-len", "32",
           "--num-heads", "2", "--emb-dim", "32", "--repeats", "1", "--mode", "fwd"]
-
-
-@pytest.fixture(autouse=True)
-def small_suite(monkeypatch):
-    """Without the check, `run` would measure this much before failing."""
-    monkeypatch.setattr(run_command, "all_specs", lambda: {"sdpa": registry.get_spec("sdpa")})
-    monkeypatch.setitem(run_command.SUITES, ("quick", "cpu"), (
-        dict(batch_size=[1], seq_len=[32], num_heads=[2], head_dim=[16], repeats=1, warmup=0),
-        {"preset": "fast", "batches": 1, "seq_len": 32}))
 
 
 @pytest.fixture
@@ -30,10 +19,11 @@ def blocker(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [
-    [*KERNEL, "--output", "{b}/rows.json"], [*KERNEL, "--csv", "{b}/rows.csv"], [*KERNEL, "--plot", "{b}/plots"],
+    [*KERNEL, "--output", "{b}/rows.json"], [*KERNEL, "--csv", "{b}/rows.csv"],
+    [*KERNEL, "--plot", "{b}/plots"],
     ["run", "--device", "cpu", "--plots", "{b}/plots"], ["run", "--device", "cpu", "--report", "{b}"],
 ])
-def test_unwritable_output_fails_before_anything_runs(argv, blocker, tmp_path, capsys):
+def test_unwritable_output_fails_before_anything_runs(argv, blocker, tiny_suite, tmp_path, capsys):
     db = tmp_path / "r.db"
     assert main([a.format(b=blocker) for a in argv] + ["--db", str(db)]) == 2
     err = capsys.readouterr().err.strip()
