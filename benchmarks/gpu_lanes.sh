@@ -3,7 +3,8 @@
 # a quoted list of stages, run on its own GPU with its own output folder and results database.
 # Usage:  bash benchmarks/gpu_lanes.sh SCRIPT "STAGE ..." ["STAGE ..." ...]
 #   e.g.  bash benchmarks/gpu_lanes.sh gpu_kernels.sh "tests d128-short" "d64-causal"
-# Lane i runs on GPU i (CUDA_VISIBLE_DEVICES=i) into $OUT/lane<i>; each lane's log is printed when all end.
+# Lane i runs on GPU i (CUDA_VISIBLE_DEVICES=i) into $OUT/lane<i>; each lane's log is printed when all end,
+# and what is left under $OUT is one archive and one log per lane.
 set -uo pipefail
 here=$(dirname "$0")
 script=$1; shift
@@ -18,4 +19,5 @@ for stages in "$@"; do
 done
 wait
 for ((j = 0; j < i; j++)); do echo "##### lane $j on GPU $j"; cat "$root/lane$j/lane.log"; done
-rm -rf "$root/setup"
+# Only 8 files come back from a device run: keep each lane's archive and log, drop the loose copies.
+rm -rf "$root/setup" "$root"/lane*/work

@@ -15,9 +15,10 @@ def wants_grad(*tensors: torch.Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
-def check_call(spec, q, k, v, causal, key_mask, scale, unavailable_reason=None) -> float:
+def check_call(spec, q, k, v, causal, key_mask, scale, unavailable: str | None) -> float:
     """Validate one call against the contract and the variant's support; return the softmax scale.
-    unavailable_reason: device -> reason or None (default spec.unavailable_reason; Attention caches it)."""
+    unavailable: why the variant cannot run on q's device, or None. The caller reads it (Attention once
+    per device): a callable tested for truth here broke a compiled model's graph at every layer."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         if not isinstance(t, torch.Tensor) or t.dim() != 4:
             shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
@@ -46,9 +47,8 @@ def check_call(spec, q, k, v, causal, key_mask, scale, unavailable_reason=None) 
         raise AttnbenchError(f"scale must be > 0; got {scale}")
 
     where = f"{spec.name}"
-    reason = (unavailable_reason or spec.unavailable_reason)(q.device)
-    if reason:
-        raise UnsupportedError(f"{where}: {reason}")
+    if unavailable:
+        raise UnsupportedError(f"{where}: {unavailable}")
     dtype = _DTYPE_NAMES.get(q.dtype, str(q.dtype))
     if dtype not in spec.dtypes:
         raise UnsupportedError(f"{where}: dtype {dtype} not supported; supported: {', '.join(spec.dtypes)}")

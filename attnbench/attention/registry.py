@@ -114,7 +114,7 @@ class Attention:
 
         key_mask: optional bool [B, Sk], True where the key is a real token (False = padding).
         """
-        scale = check_call(self.spec, q, k, v, causal, key_mask, scale, self.unavailable_on)
+        scale = check_call(self.spec, q, k, v, causal, key_mask, scale, self.unavailable_on(q.device))
         out, backend = self._kernel(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
         self.last_backend = backend
         return out
