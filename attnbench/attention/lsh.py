@@ -20,7 +20,10 @@ original positions; padded keys are never attended (-inf). Duplicates: a key j i
 N_ij rounds gets -log N_ij, so merging the rounds by their log-sum-exp
 (out = sum_r softmax_r(lse_r) out_r) is softmax attention over the union of the windows.
 
-Memory O(S * bucket_size * n_hashes) per (batch, head): no [S, S] tensor is ever built. Softmax in
+Memory O(S * bucket_size * n_hashes) per (batch, head): no [S, S] tensor is ever built. The hashing
+projects every token on n_buckets / 2 = S / (2 * bucket_size) directions, work quadratic in S as in
+Reformer; it runs HASH_CHUNK tokens at a time (at S = 131072 on an H200 the whole projection, with its
+negation concatenated, made lsh's peak 65 GB). Softmax in
 float32 for every input dtype. The float64 `reference` recomputes the same hashing (lsh_sort,
 shared) but then runs dense attention with explicit [S, S] keep masks, one per round.
 """
@@ -37,6 +40,7 @@ from attnbench.errors import AttnbenchError, UnsupportedError, int_option
 
 SELF_PENALTY = 1e5  # Reformer's score offset for a token attending to itself
 BUCKET_SIZE, N_HASHES, SEED = 64, 2, 0  # defaults, shared by the builder and the reference
+HASH_CHUNK = 4096  # tokens hashed at once: the projection is [.., HASH_CHUNK, S / (2 * bucket_size)]
 
 
 def check_buckets(seq_len: int, bucket_size: int) -> int:
@@ -66,6 +70,15 @@ def _rotation(D: int, n_hashes: int, half_buckets: int, seed: int, device: torch
     return torch.randn(D, n_hashes, half_buckets, generator=gen).to(device)
 
 
+def _angular_buckets(q_BHSD: torch.Tensor, rot_DRK: torch.Tensor) -> torch.Tensor:
+    """argmax over [xR, -xR] as int64 [B, H, R, S], without building the concatenation: the largest
+    projection wins, or the most negative one (index + K) when its magnitude is larger (ties: xR)."""
+    proj_BHRSK = torch.einsum("bhsd,drk->bhrsk", q_BHSD.detach().float(), rot_DRK)
+    top, top_at = proj_BHRSK.max(dim=-1)
+    bottom, bottom_at = proj_BHRSK.min(dim=-1)
+    return torch.where(top >= -bottom, top_at, bottom_at + proj_BHRSK.shape[-1])
+
+
 def lsh_sort(q_BHSD, *, bucket_size, n_hashes, seed):
     """Hash and sort, shared by kernel and reference: (perm_BHRS, inv_BHRS), both int64.
 
@@ -76,8 +89,8 @@ def lsh_sort(q_BHSD, *, bucket_size, n_hashes, seed):
     B, H, S, D = q_BHSD.shape
     n_buckets = check_buckets(S, bucket_size)
     rot_DRK = _rotation(D, n_hashes, n_buckets // 2, seed, q_BHSD.device)
-    proj_BHRSK = torch.einsum("bhsd,drk->bhrsk", q_BHSD.detach().float(), rot_DRK)
-    buckets_BHRS = torch.cat([proj_BHRSK, -proj_BHRSK], dim=-1).argmax(dim=-1)
+    buckets_BHRS = torch.cat([_angular_buckets(q_BHSD[:, :, i:i + HASH_CHUNK], rot_DRK)
+                              for i in range(0, S, HASH_CHUNK)], dim=-1)
     perm_BHRS = torch.argsort(buckets_BHRS * S + torch.arange(S, device=q_BHSD.device), dim=-1)
     return perm_BHRS, torch.argsort(perm_BHRS, dim=-1)
 

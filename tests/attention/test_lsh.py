@@ -128,3 +128,22 @@ def test_bucket_count_errors_name_the_value_and_the_valid_sizes(S, bucket_size, 
 def test_bad_options(options):
     with pytest.raises(AttnbenchError, match=f"lsh: {next(iter(options))} must be an integer"):
         get_attention("lsh", **options)
+
+
+def test_buckets_are_the_argmax_over_the_rotation_and_its_negation():
+    """The definition (argmax of cat([xR, -xR])), which the kernel computes without the concatenation."""
+    from attnbench.attention.lsh import _angular_buckets
+
+    q = torch.randn(2, 3, 50, 16)
+    rot = torch.randn(16, 2, 8)
+    proj = torch.einsum("bhsd,drk->bhrsk", q, rot)
+    assert torch.equal(_angular_buckets(q, rot), torch.cat([proj, -proj], dim=-1).argmax(dim=-1))
+
+
+def test_hashing_memory_stays_below_the_attention_chunks_at_long_sequences():
+    """The projection on S / (2 * bucket_size) directions is quadratic in S; hashed HASH_CHUNK tokens at
+    a time it stays below the [B, H, R, S, 2C] scores. Whole, it is 2x larger at S=32768 (4x with
+    its negation concatenated) and was lsh's 65 GB peak at S=131072 on an H200."""
+    S, B, H, C, R = 32768, 1, 1, 64, 2
+    rec = largest_tensor(get_attention("lsh"), S, B, H, D=8)
+    assert rec.numel <= B * H * R * S * (2 * C), f"{rec.op} made {rec.numel} elements"
