@@ -17,11 +17,11 @@ from attnbench.commands.options import (
     default_dtype,
     log_to_trackers,
     parse_impls,
+    parse_modes,
     parse_variant_options,
     resolve_device,
 )
 from attnbench.errors import AttnbenchError
-from attnbench.measure.flops import MODES
 from attnbench.results.store import DEFAULT_DB
 
 SHORTCUT_OPTIONS = ("window", "density", "latent_dim", "n_hashes")  # --window etc. = --opt window=...
@@ -77,7 +77,7 @@ def config_from_args(args) -> KernelConfig:
     device = resolve_device(args.device)
     pairs = list(args.opt) + [f"{name}={getattr(args, 'shortcut_' + name)}" for name in SHORTCUT_OPTIONS
                               if getattr(args, "shortcut_" + name) is not None]
-    modes = list(MODES) if args.mode == "all" else [m.strip() for m in args.mode.split(",") if m.strip()]
+    modes = parse_modes(args.mode)
     for flag, value, least in (("repeats", args.repeats, 1), ("warmup", args.warmup, 0),
                                ("kv-heads", args.kv_heads, 1), ("tokens", args.tokens, 1)):
         if value is not None and value < least:

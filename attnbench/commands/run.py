@@ -23,6 +23,7 @@ from attnbench.commands.options import (
     default_dtype,
     log_to_trackers,
     parse_impls,
+    parse_modes,
     resolve_device,
 )
 from attnbench.errors import AttnbenchError, closest, int_option
@@ -92,6 +93,10 @@ def _checked_kernel_values(kernel: dict, path: str) -> dict:
         items = kernel[key] if isinstance(kernel[key], list) and kernel[key] else [kernel[key]]
         parse = parse_bools if key == "causal" else parse_sweep
         checked[key] = [value for item in items for value in parse(str(item), f"preset {path}: kernel {key}")]
+    if "modes" in kernel:  # "fwd" or "fwd,bwd" as on the command line, not read letter by letter
+        checked["modes"] = parse_modes(kernel["modes"])
+    if "impls" in kernel:
+        checked["impls"] = parse_impls(kernel["impls"] if isinstance(kernel["impls"], list) else [kernel["impls"]])
     for key, low in (("repeats", 1), ("warmup", 0), ("tokens", 1), ("kv_heads", 1)):
         if kernel.get(key) is not None:
             int_option(f"--preset {path}", f"kernel {key}", kernel[key], low)

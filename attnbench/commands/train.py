@@ -12,6 +12,7 @@ import argparse
 from attnbench.bench.train_config import MODEL_SIZES, PRESETS, TrainConfig, make_config
 from attnbench.commands.options import (
     add_tracker_arguments,
+    check_writable,
     log_to_trackers,
     parse_impls,
     parse_variant_options,
@@ -126,6 +127,7 @@ def run(args):
     from attnbench.report.train_table import print_train_table
 
     cfg, impls = config_from_args(args)
+    check_writable("--plots", args.plots, folder=True)
     run_id, rows = execute(cfg, impls, args.db)
     print_train_table(rows, title=f"train run {run_id} ({cfg.model}, {cfg.device})")
     for path in plot_train_rows(rows, args.plots, prefix=f"run{run_id}"):

@@ -22,6 +22,7 @@ def blocker(tmp_path):
     [*KERNEL, "--output", "{b}/rows.json"], [*KERNEL, "--csv", "{b}/rows.csv"],
     [*KERNEL, "--plot", "{b}/plots"],
     ["run", "--device", "cpu", "--plots", "{b}/plots"], ["run", "--device", "cpu", "--report", "{b}"],
+    ["train", "--device", "cpu", "--preset", "fast", "--attn", "sdpa", "--plots", "{b}/plots"],
 ])
 def test_unwritable_output_fails_before_anything_runs(argv, blocker, tiny_suite, tmp_path, capsys):
     db = tmp_path / "r.db"

@@ -30,3 +30,22 @@ def test_sweep_values_in_the_file_are_parsed_like_the_command_line(tmp_path):
     cfg = suite_configs(str(path), "cpu")[0]
     assert (cfg.seq_len, cfg.num_heads, cfg.head_dim) == ([32, 64, 128], [2], [16, 32])
     assert cfg.causal == [False, True]
+
+
+def test_modes_and_impls_may_be_strings_as_on_the_command_line(tmp_path):
+    """"modes": "fwd" was read letter by letter ('f' is not valid)."""
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"kernel": {"modes": "fwd,bwd", "impls": "eager,sdpa"}}))
+    cfg = suite_configs(str(path), "cpu")[0]
+    assert (cfg.modes, cfg.impls) == (["fwd", "bwd"], ["eager", "sdpa"])
+
+
+@pytest.mark.parametrize("kernel,shown", [({"modes": "forward"}, "mode 'forward' is not valid"),
+                                          ({"impls": ["sdpa", "flsh2"]}, "flsh2")])
+def test_bad_modes_or_impls_are_one_line(kernel, shown, tmp_path, capsys):
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"kernel": kernel}))
+    assert main(["run", "--preset", str(path), "--device", "cpu", "--db", str(tmp_path / "r.db")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert shown in err and err.count("\n") == 0, err
+    assert not (tmp_path / "r.db").exists()
