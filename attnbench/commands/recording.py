@@ -96,7 +96,9 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
                     else "")
             console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}{hint}[/]")
             raise
-        progress.update(task, description=f"{kind}: done")
+        # done: the bar ends full even when fewer rows came than planned (a variant that diverged or
+        # ran out of memory stops early), and its count says how many there really are
+        progress.update(task, description=f"{kind}: done", total=len(rows), completed=len(rows))
         stored = store.measurements(run_id)  # the rows as stored, each with its kind
         if summary:
             store.update_summary(run_id, summary(stored))
