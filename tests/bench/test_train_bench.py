@@ -170,3 +170,27 @@ def test_warm_up_scales_the_first_steps_and_clipping_records_the_norm():
 def test_bad_warm_up_and_clipping_are_refused(field, value, fragment):
     with pytest.raises(AttnbenchError, match=fragment):
         TrainConfig(**{**TINY, field: value}).validate()
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"batches": "abc"}, "batches = 'abc': must be an integer or null"),
+    ({"lr": "fast"}, "lr = 'fast': must be a number"),
+    ({"compile": "yes"}, "compile = 'yes': must be true or false"),
+    ({"seq_len": True}, "seq_len = True: must be an integer"),
+])
+def test_a_preset_file_value_of_the_wrong_type_is_one_line(values, message, tmp_path, capsys):
+    """JSON values arrive untyped: "abc" for batches was a TypeError traceback from validate()."""
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"train": values}))
+    assert main(["run", "--preset", str(path), "--device", "cpu", "--db", str(tmp_path / "r.db")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0, err
+    assert not (tmp_path / "r.db").exists()
+    path.write_text(json.dumps(values))
+    assert main(["train", "--preset", str(path), "--device", "cpu", "--db", str(tmp_path / "t.db")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_numbers_where_numbers_belong_pass():
+    cfg = make_config(None, {"lr": 1, "grad_clip": 2, "batches": 3})  # an int is a number
+    assert (cfg.lr, cfg.grad_clip, cfg.batches) == (1, 2, 3)
