@@ -24,6 +24,7 @@ from attnbench.errors import AttnbenchError, UnsupportedError
 from attnbench.measure.flops import CONVENTION, MODES, tflops
 from attnbench.measure.memory import peak_memory_mb
 from attnbench.measure.timing import time_first_call, time_fn
+from attnbench.settings import check_types
 
 STATUSES = ("ok", "invalid", "oom", "unsupported", "error")
 
@@ -100,7 +101,8 @@ def options_for(impl: str, cfg: KernelConfig) -> dict[str, Any]:
 
 
 def build_all(cfg: KernelConfig) -> dict[str, Attention]:
-    """Build every variant up front, so a bad name or option fails before anything runs."""
+    """Build every variant up front, so a bad name, option or setting fails before anything runs."""
+    check_types(cfg, "kernel setting")
     dtype_from_name(cfg.dtype)
     bad_modes = [m for m in cfg.modes if m not in MODES]
     if bad_modes:

@@ -8,12 +8,11 @@ what you type wins over the preset).
 from __future__ import annotations
 
 import os
-import types
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any
 
 from attnbench.errors import AttnbenchError, closest
-from attnbench.settings import check_keys, read_json_object
+from attnbench.settings import check_keys, check_types, read_json_object
 
 MODEL_SIZES = ("gpt2-tiny", "gpt2-mini", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")
 
@@ -45,7 +44,7 @@ class TrainConfig:
         return asdict(self)
 
     def validate(self) -> "TrainConfig":
-        self._check_types()
+        check_types(self, "training setting")
         if self.model not in MODEL_SIZES:
             raise AttnbenchError(f"--model {self.model!r}{closest(self.model, MODEL_SIZES)}; "
                                  f"valid: {', '.join(MODEL_SIZES)}")
@@ -70,24 +69,6 @@ class TrainConfig:
         return self
 
 
-    def _check_types(self) -> None:
-        """Values from a JSON preset arrive untyped: "abc" for batches is a message, not a TypeError
-        later. Plain fields only (int, float, str, bool, or None where allowed); an int is a float."""
-        hints = get_type_hints(type(self))
-        for f in fields(self):
-            hint, value = hints[f.name], getattr(self, f.name)
-            allowed = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
-            if not all(t in _TYPE_NAMES for t in allowed):
-                continue  # lists and dicts: checked where they are parsed
-            ok = any(isinstance(value, t) and not (t is int and isinstance(value, bool)) for t in allowed)
-            ok = ok or (float in allowed and isinstance(value, int) and not isinstance(value, bool))
-            if not ok:
-                kinds = " or ".join(_TYPE_NAMES[t] for t in allowed)
-                raise AttnbenchError(f"training setting {f.name} = {value!r}: must be {kinds}")
-
-
-_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-               types.NoneType: "null"}
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainConfig))
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -49,3 +49,17 @@ def test_bad_modes_or_impls_are_one_line(kernel, shown, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert shown in err and err.count("\n") == 0, err
     assert not (tmp_path / "r.db").exists()
+
+
+@pytest.mark.parametrize("key,value,shown", [("check", "no", "check = 'no': must be true or false"),
+                                             ("dtype", 5, "dtype = 5: must be a string"),
+                                             ("options", 3, "options = 3: must be an object"),
+                                             ("seed", "a", "seed = 'a': must be an integer")])
+def test_kernel_settings_of_the_wrong_type_are_one_line(key, value, shown, tmp_path, capsys):
+    """"check": "no" used to run the checks (a non-empty string is true); the others were tracebacks."""
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"kernel": {"impls": ["sdpa"], key: value}}))
+    assert main(["run", "--preset", str(path), "--device", "cpu", "--db", str(tmp_path / "r.db")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert shown in err and err.count("\n") == 0, err
+    assert not (tmp_path / "r.db").exists()
