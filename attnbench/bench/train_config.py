@@ -101,4 +101,6 @@ def make_config(preset: str | None, overrides: dict[str, Any]) -> TrainConfig:
     values: dict[str, Any] = load_preset(preset) if preset else {}
     check_keys(overrides, TRAIN_FIELDS, "training settings")
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if isinstance(values.get("attn"), str):  # "sdpa,flex" in a file, as --attn takes it
+        values["attn"] = [values["attn"]]
     return TrainConfig(**values).validate()

@@ -194,3 +194,11 @@ def test_a_preset_file_value_of_the_wrong_type_is_one_line(values, message, tmp_
 def test_numbers_where_numbers_belong_pass():
     cfg = make_config(None, {"lr": 1, "grad_clip": 2, "batches": 3})  # an int is a number
     assert (cfg.lr, cfg.grad_clip, cfg.batches) == (1, 2, 3)
+
+
+def test_attn_in_a_preset_file_may_be_a_comma_string_as_on_the_command_line(tmp_path):
+    from attnbench.commands.options import parse_impls
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"attn": "sdpa,eager"}))
+    assert parse_impls(make_config(str(path), {}).attn) == ["sdpa", "eager"]
