@@ -5,12 +5,15 @@
 #   h200-fwd h200-bwd window fidelity long-c; still to run (issue #3): d64-causal d64-full d128-short, then
 #   fidelity and long-c again (the bracketed cross-check; 131k block masks built compiled); profile (where a
 #   sweep's wall time goes) and main (`attnbench run` on the GPU). Several lanes at once: gpu_lanes.sh.
+#   Left for issue #3 after the second H200 session: d128-causal d128-full (SEQS=1024,2048,4096,8192,16384;
+#   S=512 is measured) and clocks (benchmarks/fidelity_clocks.py: the duty-cycle hypothesis).
 #   Results go to $OUT (default attnbench-results/gpu) as gpu.tar.gz.
 # Optional wheels in .whl/ (e.g. flash-linear-attention, fla-core) are installed to /tmp/site first.
 set -uo pipefail
 source "$(dirname "$0")/device_env.sh"
 ab() { python3 -m attnbench "$@"; }
-# CROSS_CHECK=0 drops the do_bench cross-check (it doubles the time of slow rows); SEQS overrides the
+# CROSS_CHECK=0 drops the do_bench cross-check (it doubles the time of slow rows); SWEEP_TIMEOUT (or
+# D64_TIMEOUT) bounds the d64/d128 sweep stages; SEQS overrides the
 # sequence lengths of the d64 stages (to finish a sweep a timeout cut short).
 common=(--dtype bfloat16 --num-heads 16 --tokens 16384 --db "$db")
 [ "${CROSS_CHECK:-1}" = 1 ] && common+=(--cross-check)
@@ -74,11 +77,18 @@ for stage in "$@"; do
             --batch-size 1 --num-heads 16 --head-dim 64 --seq-len 65536,131072 --causal --mode fwd --repeats 5 \
             --db "$db" --output "$work/long_c.json" > "$work/long_c.log" 2>&1
           echo "exit $?" ;;
-    d64-causal|d64-full) # every variant, d=64, 512 to 16384, fwd and bwd; causal, or not causal
-      causal=$([ "$stage" = d64-causal ] && echo true || echo false)
-      timeout "${D64_TIMEOUT:-560}" python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 64 --seq-len "${SEQS:-512:16384:x2}" \
-        --causal "$causal" --mode fwd,bwd --repeats 20 --output "$work/$stage.json" > "$work/$stage.log" 2>&1
+    d64-causal|d64-full|d128-causal|d128-full) # every variant, 512 to 16384, fwd and bwd; causal, or not
+      causal=$([[ "$stage" == *-causal ]] && echo true || echo false)
+      head_dim=${stage%%-*}; head_dim=${head_dim#d}
+      timeout "${SWEEP_TIMEOUT:-${D64_TIMEOUT:-560}}" python3 -m attnbench kernel --impl all "${common[@]}" --head-dim "$head_dim" \
+        --seq-len "${SEQS:-512:16384:x2}" --causal "$causal" --mode fwd,bwd --repeats 20 \
+        --output "$work/$stage.json" > "$work/$stage.log" 2>&1
       echo "exit $?" ;;
+    clocks) # the fidelity gap's duty-cycle hypothesis: SM clock and power under each way of timing
+      for args in "--impl sdpa-cudnn --causal" "--impl flex"; do
+        # shellcheck disable=SC2086
+        timeout 120 python3 benchmarks/fidelity_clocks.py $args --seq-len 16384 --head-dim 128 2>&1 | tail -14
+      done ;;
     d128-short) timeout 400 python3 -m attnbench kernel --impl all "${common[@]}" --head-dim 128 --seq-len 512,2048 \
         --causal both --mode fwd,bwd --repeats 20 --output "$work/d128_short.json" > "$work/d128_short.log" 2>&1
       echo "exit $?" ;;

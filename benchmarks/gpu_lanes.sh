@@ -2,7 +2,9 @@
 # Several gpu_kernels.sh / gpu_train.sh sessions at once, one per GPU of a multi-GPU machine: a lane is
 # a quoted list of stages, run on its own GPU with its own output folder and results database.
 # Usage:  bash benchmarks/gpu_lanes.sh SCRIPT "STAGE ..." ["STAGE ..." ...]
-#   e.g.  bash benchmarks/gpu_lanes.sh gpu_kernels.sh "tests d128-short" "d64-causal"
+#   e.g.  bash benchmarks/gpu_lanes.sh gpu_kernels.sh "tests d128-short" "CROSS_CHECK=0 SEQS=8192,16384 d64-causal"
+# Words with '=' set that lane's environment. Keep each lane's stage timeouts within the device call's
+# limit: a lane cut by it leaves no archive (its rows stay in its database, which is then lost).
 # Lane i runs on GPU i (CUDA_VISIBLE_DEVICES=i) into $OUT/lane<i>; each lane's log is printed when all end,
 # and what is left under $OUT is one archive and one log per lane.
 set -uo pipefail
@@ -11,10 +13,12 @@ script=$1; shift
 root=${OUT:-attnbench-results/gpu}
 (OUT=$root/setup; source "$here/device_env.sh" > /dev/null)  # installs the carried wheels once, before the lanes
 i=0
-for stages in "$@"; do
+for lane in "$@"; do
   mkdir -p "$root/lane$i"
-  # shellcheck disable=SC2086  # the stages are meant to split into words
-  CUDA_VISIBLE_DEVICES=$i OUT=$root/lane$i bash "$here/$script" $stages > "$root/lane$i/lane.log" 2>&1 &
+  settings=(); stages=()
+  for word in $lane; do [[ $word == *=* ]] && settings+=("$word") || stages+=("$word"); done
+  env CUDA_VISIBLE_DEVICES=$i OUT="$root/lane$i" "${settings[@]}" bash "$here/$script" "${stages[@]}" \
+    > "$root/lane$i/lane.log" 2>&1 &
   i=$((i + 1))
 done
 wait
