@@ -26,6 +26,7 @@ from attnbench.commands.options import (
     parse_modes,
     resolve_device,
 )
+from attnbench.data.conversations import check_dataset
 from attnbench.errors import AttnbenchError, closest, int_option
 from attnbench.results.store import DEFAULT_DB
 from attnbench.settings import check_keys, read_json_object
@@ -71,7 +72,10 @@ def suite_configs(preset: str, device: str) -> tuple[KernelConfig, TrainConfig]:
     if device == "cpu":  # small CPU shapes: each variant with the options made for them (lsh buckets...)
         cfg.per_impl_options = {name: dict(spec.example_options) for name, spec in all_specs().items()}
     train = {"attn": list(all_specs()), **train_settings, **overrides["train"], "device": device}
-    return cfg, make_config(train.pop("preset", None), train)
+    train_cfg = make_config(train.pop("preset", None), train)
+    parse_impls(train_cfg.attn)  # names and data are checked now, not after the kernel sweep
+    check_dataset(train_cfg.dataset)
+    return cfg, train_cfg
 
 
 def _preset_file(path: str) -> dict:

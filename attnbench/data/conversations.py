@@ -70,15 +70,21 @@ def load_conversations(
     """
     if limit is not None and (not isinstance(limit, int) or limit < 1):
         raise AttnbenchError(f"limit={limit!r} is not valid: give a positive integer or None (no limit)")
-    name = os.fspath(dataset)
+    name = check_dataset(dataset)
     if name == "sample":
         n = SAMPLE_SIZE if limit is None else limit
         return Conversations(sample_conversations(n, seed=seed), f"sample (seed={seed}, n={n})", {})
     if name in ("tulu", TULU):
         return _collect(_hub_records(split, limit), f"{TULU} (split={split})", limit)
-    path = Path(name)
-    if path.is_file():
-        return _collect(_file_records(path), str(path), limit)
+    return _collect(_file_records(Path(name)), name, limit)
+
+
+def check_dataset(dataset: str | os.PathLike) -> str:
+    """The dataset's name if load_conversations can take it (checked without loading: a suite asks
+    before its kernel sweep, so a mistyped path is not found after minutes of measuring)."""
+    name = os.fspath(dataset)
+    if name in ("sample", "tulu", TULU) or Path(name).is_file():
+        return name
     raise AttnbenchError(
         f"dataset {name!r} is neither 'sample', 'tulu' ({TULU}) nor an existing "
         f"{'/'.join(JSONL_SUFFIXES + PARQUET_SUFFIXES)} file{closest(name, ['sample', 'tulu'])}"

@@ -63,3 +63,16 @@ def test_kernel_settings_of_the_wrong_type_are_one_line(key, value, shown, tmp_p
     err = capsys.readouterr().err.strip()
     assert shown in err and err.count("\n") == 0, err
     assert not (tmp_path / "r.db").exists()
+
+
+@pytest.mark.parametrize("train,shown", [({"attn": "sdpa,flexx"}, "flexx"),
+                                         ({"attn": ["sdpa", 5]}, "variant name 5 is not a string"),
+                                         ({"dataset": "no-such.jsonl"}, "no-such.jsonl")])
+def test_bad_train_settings_are_found_before_the_kernel_sweep(train, shown, tmp_path, capsys):
+    """They were found after the kernel run had been measured and stored."""
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps({"kernel": {"impls": ["sdpa"], "modes": ["fwd"]}, "train": train}))
+    assert main(["run", "--preset", str(path), "--device", "cpu", "--db", str(tmp_path / "r.db")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert shown in err and err.count("\n") == 0, err
+    assert not (tmp_path / "r.db").exists()
