@@ -28,8 +28,9 @@ def free_memory(device: torch.device, collect: bool = True) -> None:
     """Return what a failed or finished measurement held, so the next row starts clean. CUDA only: there
     the caching allocator must see cycles (a failed call's traceback) freed before it can release them;
     on the CPU reference counting frees the rest, and a gc.collect() per row (0.19 s each) was 74% of
-    the CPU sweep of `attnbench run`. collect=False skips the collection where nothing failed (no
-    traceback cycles): with compiled kernels loaded a collection costs a large share of a short row."""
+    the CPU sweep of `attnbench run`. collect=False skips the collection where no cycles
+    hold tensors (an eager row that did not fail): with compiled kernels loaded a collection costs a
+    large share of a short row. A compiled row's dynamo tracing state does hold its inputs in cycles."""
     if device.type == "cuda":
         if collect:
             gc.collect()

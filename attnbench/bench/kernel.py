@@ -3,9 +3,10 @@
 One row per (variant, shape, causal, mode), written to the results store as soon as it is measured.
 The order of work for each row: build inputs and the zero-argument callable (all setup outside the
 timed region) -> first call (compile / autotune time, reported apart) -> steady-state timing ->
-peak memory -> FLOPs of the work really kept. The accuracy check runs before anything is timed,
-once per (variant, heads, head size, check length, causal) (see kernel_check); a failed check marks the rows 'invalid'. Out-of-memory,
-unsupported combinations and errors are rows with a status, and the sweep goes on.
+peak memory -> FLOPs of the work really kept. The accuracy check runs before anything is timed, once
+per (variant, heads, head size, check length, causal) (see kernel_check); a failed check marks the
+rows 'invalid'. Out-of-memory, unsupported combinations and errors are rows with a status, and the
+sweep goes on.
 """
 
 from __future__ import annotations
@@ -169,7 +170,8 @@ def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops) -
     except Exception as e:  # noqa: BLE001 - every failure is a data point, the sweep goes on
         row["status"], row["reason"] = classify(e)
     finally:
-        free_memory(device, collect=row["status"] != "ok")
+        # a failed row's traceback, and a compiled row's dynamo tracing state, hold tensors in cycles
+        free_memory(device, collect=row["status"] != "ok" or bool(row.get("compiled")))
     return row
 
 

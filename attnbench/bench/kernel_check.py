@@ -25,12 +25,12 @@ def check_seq_len(seq_len: int, heads: int, budget_mb: int) -> int:
 
 def check_key(cfg, attn, shape, causal) -> tuple:
     """What a check depends on within one run: rows with equal keys would run the very same check."""
-    return (attn.name, shape.heads, shape.head_dim, check_seq_len(shape.seq_len, shape.heads, cfg.check_budget_mb),
-            bool(causal))
+    check_len = check_seq_len(shape.seq_len, shape.heads, cfg.check_budget_mb)
+    return attn.name, shape.heads, shape.head_dim, check_len, bool(causal)
 
 
 def check_shape(cfg, attn, shape, causal, device, dtype) -> dict:
-    """Accuracy fields for the rows of one (variant, shape, causal); never raises but KeyboardInterrupt."""
+    """Accuracy fields for the rows that share this check_key; never raises but KeyboardInterrupt."""
     seq = check_seq_len(shape.seq_len, shape.heads, cfg.check_budget_mb)
     grads = attn.spec.backward and any(m != "fwd" for m in cfg.modes)
     fields = {"check_seq_len": seq, "check_batch": 1}
