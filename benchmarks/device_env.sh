@@ -5,9 +5,10 @@ work=$out/work
 db=$work/results.db
 mkdir -p "$work"
 if compgen -G ".whl/*.whl" >/dev/null; then  # optional wheels (fla, nvidia-ml-py) go to /tmp/site
-  if [ ! -e /tmp/site/.installed ]; then  # once per machine: parallel lanes (gpu_lanes.sh) share it
+  wheels=$(cd .whl && ls ./*.whl)
+  if [ "$(cat /tmp/site/.installed 2>/dev/null)" != "$wheels" ]; then  # once per set of wheels: lanes share it
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-      && touch /tmp/site/.installed
+      && echo "$wheels" > /tmp/site/.installed
   fi
   export PYTHONPATH=/tmp/site
 fi

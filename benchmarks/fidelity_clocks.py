@@ -3,7 +3,8 @@
 Hypothesis: duty cycle. Our timer clears the L2 and spins the GPU lightly before every call; do_bench
 runs its calls back to back. At the 700 W limit a GPU that rests between calls keeps a higher SM clock.
 This times one call four ways, in rounds, while a thread samples NVML's SM clock and power every few
-ms, and prints the clock and power each way ran at. If the hypothesis holds, the back-to-back ways
+ms, and prints the clock and power each way ran at (NVML's power is a moving average over about a second
+on Hopper: read it as a trend, the SM clock as the evidence). If the hypothesis holds, the back-to-back ways
 run at a lower clock and their times differ from ours by about the clock ratio.
 
     python benchmarks/fidelity_clocks.py [--impl sdpa-cudnn] [--seq-len 16384] [--head-dim 128] [--causal]
@@ -20,18 +21,21 @@ import time
 import torch
 
 from attnbench.attention.registry import get_attention
+from attnbench.measure.system import NvmlGpu, _gpu_identity
 from attnbench.measure.timing import time_fn
 
 
 class ClockSampler(threading.Thread):
     """(time, SM MHz, W) every `period_s` until stopped; marks split the samples by phase."""
 
-    def __init__(self, index: int, period_s: float = 0.005):
+    def __init__(self, device: str, period_s: float = 0.005):
         super().__init__(daemon=True)
-        import pynvml
-
-        pynvml.nvmlInit()
-        self.nvml, self.handle = pynvml, pynvml.nvmlDeviceGetHandleByIndex(index)
+        # torch's GPU found in NVML by UUID / PCI bus id: NVML ignores CUDA_VISIBLE_DEVICES (gpu_lanes.sh)
+        identity, why = _gpu_identity(device)
+        gpu, why = NvmlGpu.open(identity) if identity else (None, why)
+        if gpu is None:
+            raise SystemExit(f"fidelity_clocks: cannot read this GPU's clocks: {why}")
+        self.nvml, self.handle = gpu.pynvml, gpu.handle
         self.period_s, self.samples, self.stop_event = period_s, [], threading.Event()
 
     def run(self):
@@ -83,7 +87,7 @@ def main():
 
     fn()
     torch.cuda.synchronize()
-    sampler = ClockSampler(torch.cuda.current_device())
+    sampler = ClockSampler("cuda")
     sampler.start()
     ways = {
         "ours (flush + spin)": lambda: time_fn(fn, device="cuda", warmup=5, repeats=args.repeats).median_ms,

@@ -21,7 +21,8 @@ def tables(path):
         rows = [json.loads(d) for (d,) in con.execute(
             "SELECT data_json FROM measurements WHERE run_id = ? AND kind = 'kernel' ORDER BY seq", (run_id,))]
         if rows:
-            yield f"run {run_id} ({status}): {command.split(' kernel ', 1)[-1][:150]}", rows
+            args = command.split(" kernel ", 1)[1] if " kernel " in command else command.split(" ", 1)[-1]
+            yield f"run {run_id} ({status}): {args[:150]}", rows
 
 
 def print_table(rows):
@@ -56,4 +57,5 @@ for path in [a for a in sys.argv[1:] if a != "--brief"]:
         for r in rows:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
         print("  " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-        print_table([r for r in rows if r["status"] != "ok"])
+        if any(r["status"] != "ok" for r in rows):
+            print_table([r for r in rows if r["status"] != "ok"])
