@@ -14,7 +14,11 @@ from attnbench.results.store import ResultsStore
 
 
 def fmt(value, spec):
-    return "-" if value is None else format(value, spec)
+    """The value in `spec`, or "-" as wide as the column: missing is not zero."""
+    if value is None:
+        width = "".join(c for c in spec.split(".")[0].split(",")[0] if c.isdigit())
+        return "-".rjust(int(width or 0))
+    return format(value, spec)
 
 
 def median_of(rows, key):
@@ -35,8 +39,8 @@ def main(path: str) -> None:
             for s in store.measurements(run["id"], "train_summary"):
                 mine = [r for r in steps if r["impl"] == s["impl"]][1:]  # steady state: without step 0
                 med = statistics.median([r["tokens_per_s"] for r in mine]) if mine else None
-                mfu = statistics.median([r["mfu"] for r in mine if r.get("mfu")] or [0]) if mine else None
-                peak = max((r["gpu_memory_mb"] or 0 for r in mine), default=None)
+                mfu = median_of(mine, "mfu")
+                peak = max((r["gpu_memory_mb"] for r in mine if r.get("gpu_memory_mb") is not None), default=None)
                 watts, util = median_of(mine, "gpu_power_w"), median_of(mine, "gpu_util_pct")
                 detail = ",".join(s.get("backends") or []) or (s.get("reason") or "")[:60]
                 print(f"{s['impl']:15s} {s['status']:9s} {fmt(s.get('steady_tokens_per_s'), '12,.0f')} "
