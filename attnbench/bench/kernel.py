@@ -21,6 +21,7 @@ from attnbench.attention.registry import Attention, dtype_from_name, get_attenti
 from attnbench.attention.verify import input_grads
 from attnbench.bench.failures import classify, free_memory
 from attnbench.bench.kernel_check import check_key, check_shape
+from attnbench.bench.sweep import parse_modes
 from attnbench.errors import AttnbenchError, UnsupportedError
 from attnbench.measure.flops import CONVENTION, MODES, tflops
 from attnbench.measure.memory import peak_memory_mb
@@ -105,9 +106,7 @@ def build_all(cfg: KernelConfig) -> dict[str, Attention]:
     """Build every variant up front, so a bad name, option or setting fails before anything runs."""
     check_types(cfg, "kernel setting")
     dtype_from_name(cfg.dtype)
-    bad_modes = [m for m in cfg.modes if m not in MODES]
-    if bad_modes:
-        raise AttnbenchError(f"--mode {bad_modes[0]!r} is not valid; use {', '.join(MODES)} or all")
+    parse_modes(cfg.modes)
     unused = set(cfg.options) - {k for impl in cfg.impls for k in options_for(impl, cfg)}
     if unused:
         raise AttnbenchError(f"option(s) {', '.join(sorted(unused))} belong to none of {', '.join(cfg.impls)}")

@@ -1,8 +1,10 @@
-"""Sweep values on the command line: `1024`, `8,16,32,64`, `512:16384:x2` (doubling), `64:256:+64`."""
+"""Sweep values on the command line: `1024`, `8,16,32,64`, `512:16384:x2` (doubling), `64:256:+64`;
+causal `true|false|both`; modes `fwd,bwd` or `all`."""
 
 from __future__ import annotations
 
 from attnbench.errors import AttnbenchError
+from attnbench.measure.flops import MODES
 
 MAX_POINTS = 1000
 
@@ -62,3 +64,16 @@ def parse_bools(text: str, what: str) -> list[bool]:
     if key not in table:
         raise AttnbenchError(f"--{what} {text!r}: give true, false or both")
     return table[key]
+
+
+def parse_modes(value: str | list) -> list[str]:
+    """`fwd`, `fwd,bwd`, `all` (or a list of these, from a preset file) -> mode names, checked."""
+    items = value if isinstance(value, list) else [value]
+    modes = [m.strip() for item in items for m in str(item).split(",") if m.strip()]
+    if "all" in modes:
+        return list(MODES)
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise AttnbenchError(f"mode {bad[0] if bad else value!r} is not valid; use {', '.join(MODES)}, "
+                             f"a comma list of them, or all")
+    return list(dict.fromkeys(modes))

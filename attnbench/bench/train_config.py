@@ -50,8 +50,7 @@ class TrainConfig:
                                  f"valid: {', '.join(MODEL_SIZES)}")
         if self.init not in ("random", "pretrained"):
             raise AttnbenchError(f"--init {self.init!r}: use random or pretrained")
-        if self.vocab_size is not None and (isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int)
-                                            or self.vocab_size < 1):
+        if self.vocab_size is not None and self.vocab_size < 1:  # types: check_types, above
             raise AttnbenchError(f"--vocab-size {self.vocab_size!r}: must be a positive integer")
         if self.vocab_size is not None and self.init == "pretrained":
             raise AttnbenchError("--vocab-size applies to --init random only: pretrained weights fix the vocabulary")
@@ -62,7 +61,7 @@ class TrainConfig:
             raise AttnbenchError(f"--batches {self.batches}: must be at least 1")
         if not self.lr > 0:
             raise AttnbenchError(f"--lr {self.lr}: must be positive")
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+        if self.warmup_steps < 0:
             raise AttnbenchError(f"--warmup-steps {self.warmup_steps!r}: must be an integer >= 0")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise AttnbenchError(f"--grad-clip {self.grad_clip}: must be positive (leave it out for no clipping)")

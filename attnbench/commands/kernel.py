@@ -10,14 +10,13 @@ The lab's three studies, one command each:
 from __future__ import annotations
 
 from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
-from attnbench.bench.sweep import parse_bools, parse_sweep
+from attnbench.bench.sweep import parse_bools, parse_modes, parse_sweep
 from attnbench.commands.options import (
     add_tracker_arguments,
     check_writable,
     default_dtype,
     log_to_trackers,
     parse_impls,
-    parse_modes,
     parse_variant_options,
     resolve_device,
 )

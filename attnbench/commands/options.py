@@ -26,21 +26,6 @@ def parse_impls(values: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def parse_modes(value: str | list) -> list[str]:
-    """`fwd`, `fwd,bwd`, `all` (or a list of these, from a preset file) -> mode names, checked."""
-    from attnbench.measure.flops import MODES
-
-    items = value if isinstance(value, list) else [value]
-    modes = [m.strip() for item in items for m in str(item).split(",") if m.strip()]
-    if "all" in modes:
-        return list(MODES)
-    bad = [m for m in modes if m not in MODES]
-    if bad or not modes:
-        raise AttnbenchError(f"mode {bad[0] if bad else value!r} is not valid; use {', '.join(MODES)}, "
-                             f"a comma list of them, or all")
-    return list(dict.fromkeys(modes))
-
-
 def _convert(text: str, default):
     if isinstance(default, bool):
         if text.lower() in ("true", "1", "yes"):

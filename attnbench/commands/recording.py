@@ -94,7 +94,8 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
             progress.stop()
             hint = (f"; `attnbench run --resume {run_id} --db {db}` finishes it" if config.get("suite")
                     else "")
-            console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}{hint}[/]")
+            console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}{hint}[/]",
+                          soft_wrap=True)  # the resume command stays one line a user can copy
             raise
         # done: the bar ends full even when fewer rows came than planned (a variant that diverged or
         # ran out of memory stops early), and its count says how many there really are

@@ -15,7 +15,7 @@ from dataclasses import fields
 
 from attnbench.attention.registry import all_specs
 from attnbench.bench.kernel import KernelConfig
-from attnbench.bench.sweep import parse_bools, parse_sweep
+from attnbench.bench.sweep import parse_bools, parse_modes, parse_sweep
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
     add_tracker_arguments,
@@ -23,7 +23,6 @@ from attnbench.commands.options import (
     default_dtype,
     log_to_trackers,
     parse_impls,
-    parse_modes,
     resolve_device,
 )
 from attnbench.data.conversations import check_dataset

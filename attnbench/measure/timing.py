@@ -14,6 +14,7 @@ be longer). The host's own cost per call is measured too (host_ms), so a host-bo
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -131,22 +132,24 @@ def _time_cuda(
 
 
 MAX_SPIN_MS = 50.0  # a call that takes the host longer is host-bound: its host_ms says so
-_SPIN_RATE: dict[int, float] = {}
 
 
 def _spin_cycles_per_ms(dev: torch.device) -> float:
-    """torch.cuda._sleep's cycles per millisecond on this device, measured once (clocks vary by GPU)."""
-    index = dev.index if dev.index is not None else torch.cuda.current_device()
-    if index not in _SPIN_RATE:
-        cycles = 2_000_000
-        torch.cuda._sleep(cycles)  # first call: module load
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        torch.cuda._sleep(cycles)
-        end.record()
-        torch.cuda.synchronize(dev)
-        _SPIN_RATE[index] = cycles / max(start.elapsed_time(end), 1e-3)
-    return _SPIN_RATE[index]
+    """torch.cuda._sleep's cycles per millisecond on this device (clocks vary by GPU)."""
+    return _spin_rate(dev.index if dev.index is not None else torch.cuda.current_device())
+
+
+@functools.cache
+def _spin_rate(index: int) -> float:
+    """Measured once per device index, inside the caller's torch.cuda.device(index) context."""
+    cycles = 2_000_000
+    torch.cuda._sleep(cycles)  # first call: module load
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    torch.cuda._sleep(cycles)
+    end.record()
+    torch.cuda.synchronize(index)
+    return cycles / max(start.elapsed_time(end), 1e-3)
 
 
 def time_first_call(fn: Callable[[], object], device: str | torch.device) -> float:
