@@ -11,8 +11,8 @@ A row measured again in a later database replaces the earlier one. "n/m": not me
 """
 
 import argparse
-import json
-import sqlite3
+
+from attnbench.results.store import ResultsStore
 
 BUILT_ON = {"gqa": "sdpa-cudnn", "alibi": "flex", "flex-sparse": "flex", "sliding-window": "flex"}
 SUB_QUADRATIC = ("linear", "lsh", "sliding-window")
@@ -22,9 +22,9 @@ def load(paths, emb_dim, tokens):
     """Rows of this emb_dim and batch x length; a variant run with other options gets its own line."""
     rows, first_options = {}, {}
     for path in paths:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        for (data,) in con.execute("SELECT data_json FROM measurements WHERE kind = 'kernel' ORDER BY run_id, seq"):
-            r = json.loads(data)
+        with ResultsStore(path, create=False) as store:
+            stored = [r for run in reversed(store.list_runs("kernel")) for r in store.measurements(run["id"], "kernel")]
+        for r in stored:  # oldest run first, so a row measured again later wins
             if r.get("emb_dim") != emb_dim or r["batch_size"] * r["seq_len"] != tokens:
                 continue
             options = r.get("options") or {}

@@ -7,8 +7,10 @@ output tail is short; the full tables go to a file).
 """
 
 import json
-import sqlite3
 import sys
+
+from attnbench.errors import AttnbenchError
+from attnbench.results.store import ResultsStore
 
 
 def tables(path):
@@ -16,13 +18,13 @@ def tables(path):
     if not path.endswith(".db"):
         yield path, json.load(open(path))
         return
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    for run_id, status, command in con.execute("SELECT id, status, command FROM runs ORDER BY id"):
-        rows = [json.loads(d) for (d,) in con.execute(
-            "SELECT data_json FROM measurements WHERE run_id = ? AND kind = 'kernel' ORDER BY seq", (run_id,))]
-        if rows:
-            args = command.split(" kernel ", 1)[1] if " kernel " in command else command.split(" ", 1)[-1]
-            yield f"run {run_id} ({status}): {args[:150]}", rows
+    with ResultsStore(path, create=False) as store:
+        for run in reversed(store.list_runs()):  # oldest first
+            rows = store.measurements(run["id"], "kernel")
+            if rows:
+                command = run["command"]
+                args = command.split(" kernel ", 1)[1] if " kernel " in command else command.split(" ", 1)[-1]
+                yield f"run {run['id']} ({run['status']}): {args[:150]}", rows
 
 
 def print_table(rows):
@@ -45,7 +47,7 @@ brief = "--brief" in sys.argv
 for path in [a for a in sys.argv[1:] if a != "--brief"]:
     try:
         found = list(tables(path))
-    except (OSError, ValueError, sqlite3.Error) as e:
+    except (OSError, ValueError, AttnbenchError) as e:
         print(f"{path}: {e}")
         continue
     for title, rows in found:
