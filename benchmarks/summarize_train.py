@@ -11,6 +11,7 @@ import statistics
 import sys
 
 from attnbench.results.store import ResultsStore
+from attnbench.rows.train import STEP_ROWS, SUMMARY_ROWS, TRAIN
 
 
 def fmt(value, spec):
@@ -29,14 +30,14 @@ def median_of(rows, key):
 
 def main(path: str) -> None:
     with ResultsStore(path) as store:
-        for run in store.list_runs("train"):
+        for run in store.list_runs(TRAIN.name):
             cfg = run["config"] or {}
             print(f"## run {run['id']} {run['status']} compile={cfg.get('compile')} batches={cfg.get('batches')} "
                   f"vocab={cfg.get('vocab_size')}")
             print(f"{'impl':15s} {'status':9s} {'steady tok/s':>12s} {'median tok/s':>12s} {'loop tok/s':>10s} "
                   f"{'MFU':>5s} {'peak MB':>8s} {'J/token':>9s} {'W':>5s} {'util%':>5s} {'loss':>6s} backends")
-            steps = store.measurements(run["id"], "train_step")
-            for s in store.measurements(run["id"], "train_summary"):
+            steps = store.measurements(run["id"], STEP_ROWS.name)
+            for s in store.measurements(run["id"], SUMMARY_ROWS.name):
                 mine = [r for r in steps if r["impl"] == s["impl"]][1:]  # steady state: without step 0
                 med = statistics.median([r["tokens_per_s"] for r in mine]) if mine else None
                 mfu = median_of(mine, "mfu")

@@ -26,9 +26,8 @@ from attnbench.errors import AttnbenchError, UnsupportedError
 from attnbench.measure.flops import CONVENTION, MODES, tflops
 from attnbench.measure.memory import peak_memory_mb
 from attnbench.measure.timing import time_first_call, time_fn
+from attnbench.rows.kernel import KERNEL_ROWS
 from attnbench.settings import check_types
-
-STATUSES = ("ok", "invalid", "oom", "unsupported", "error")
 
 
 @dataclass
@@ -190,9 +189,10 @@ def _do_bench(fn, median_ms: float, repeats: int) -> dict:
     return {"do_bench_ms": ms, "timer_vs_do_bench": median_ms / ms}
 
 
-def row_key(impl: str, batch: int, seq_len: int, heads: int, emb_dim: int, causal: bool, mode: str) -> tuple:
-    """What identifies a row within a run (emb_dim, not head_dim: mla's own head size differs)."""
-    return impl, batch, seq_len, heads, emb_dim, bool(causal), mode
+def planned_key(impl: str, shape: Shape, causal: bool, mode: str) -> tuple:
+    """The identity (attnbench/rows/kernel.py) of the row this sweep will measure for these."""
+    return KERNEL_ROWS.key({"impl": impl, "batch_size": shape.batch, "seq_len": shape.seq_len,
+                            "num_heads": shape.heads, "emb_dim": shape.emb_dim, "causal": causal, "mode": mode})
 
 
 def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceiling_tflops: float | None = None,
@@ -200,7 +200,7 @@ def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceili
     """Run the sweep; `on_row` gets every row as soon as it is measured (to store it at once).
 
     ceiling_tflops: this device's measured matmul throughput, for each row's % of that ceiling.
-    done: row_key()s already measured (a resumed run): skipped, not repeated.
+    done: the identities (KERNEL_ROWS.key) of rows already measured (a resumed run): skipped, not repeated.
     """
     done = done or set()
     checks: dict[tuple, dict] = {}  # check_key -> accuracy fields, shared by the rows they describe
@@ -209,8 +209,7 @@ def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceili
     for shape in shapes(cfg):
         torch._dynamo.reset()  # a fresh compile per shape: no recompile-limit fallbacks, compile time per row
         for causal, (impl, attn) in itertools.product(cfg.causal, attns.items()):
-            keys = {m: row_key(impl, shape.batch, shape.seq_len, shape.heads, shape.emb_dim, causal, m)
-                    for m in cfg.modes}
+            keys = {m: planned_key(impl, shape, causal, m) for m in cfg.modes}
             if all(key in done for key in keys.values()):
                 continue
             runs_here = attn.unavailable_on(device) is None  # else each mode is an unsupported row at once

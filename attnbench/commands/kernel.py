@@ -22,6 +22,7 @@ from attnbench.commands.options import (
 )
 from attnbench.errors import AttnbenchError
 from attnbench.results.store import DEFAULT_DB
+from attnbench.rows.kernel import KERNEL, KERNEL_ROWS
 
 SHORTCUT_OPTIONS = ("window", "density", "latent_dim", "n_hashes")  # --window etc. = --opt window=...
 
@@ -93,7 +94,7 @@ def config_from_args(args) -> KernelConfig:
     )
 
 
-def execute(cfg: KernelConfig, db: str, kind: str = "kernel", extra_config: dict | None = None):
+def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group: int | None = None):
     """Run the sweep into the store (progress shown); returns (run_id, rows)."""
     from attnbench.bench.kernel import build_all
     from attnbench.commands.recording import console, record
@@ -104,56 +105,43 @@ def execute(cfg: KernelConfig, db: str, kind: str = "kernel", extra_config: dict
     console.print(f"measuring this device's matmul ceiling ({cfg.device}) ...")
     ceiling = matmul_ceiling_tflops(cfg.device)
     config = {**cfg.to_dict(), "matmul_ceiling_tflops": ceiling, **(extra_config or {})}
-    return record(kind, config, cfg.device, db, total,
+    return record(KERNEL, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
                                                                on_progress=on_progress),
-                  summary=summarize, extra_env={"matmul_ceiling_tflops": ceiling})
+                  extra_env={"matmul_ceiling_tflops": ceiling}, group=group)
 
 
 def resume(run_id: int, db: str):
     """Finish an interrupted kernel run: the rows it lacks, with its own config; returns (run_id, rows)."""
     from dataclasses import fields
 
-    from attnbench.bench.kernel import row_key
     from attnbench.commands.recording import record
     from attnbench.results.store import ResultsStore
 
     store = ResultsStore(db)
+    run_id = store.resolve_run(run_id, kind=KERNEL.name)
     info = store.get_run(run_id)
-    if info["kind"] != "kernel":
-        raise AttnbenchError(f"run {run_id} is a {info['kind']} run, not a kernel run")
     cfg = KernelConfig(**{f.name: info["config"][f.name] for f in fields(KernelConfig) if f.name in info["config"]})
-    done = {row_key(r["impl"], r["batch_size"], r["seq_len"], r["num_heads"], r["emb_dim"], r["causal"], r["mode"])
-            for r in store.measurements(run_id, kind="kernel")}
+    done = {KERNEL_ROWS.key(r) for r in store.measurements(run_id, kind=KERNEL_ROWS.name)}
     total = len(shapes(cfg)) * len(cfg.causal) * len(cfg.impls) * len(cfg.modes) - len(done)
     ceiling = info["config"].get("matmul_ceiling_tflops")
-    return record("kernel", info["config"], cfg.device, db, max(total, 0),
+    return record(KERNEL, info["config"], cfg.device, db, max(total, 0),
                   lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
                                                                on_progress=on_progress, done=done),
-                  summary=summarize, resume=run_id)
-
-
-def summarize(rows: list[dict]) -> dict:
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    best = max((r for r in rows if r["status"] == "ok" and r.get("tflops")), key=lambda r: r["tflops"],
-               default=None)
-    headline = (f"best {best['tflops']:.3g} TFLOP/s: {best['impl']} {best['mode']} S={best['seq_len']}"
-                if best else "no ok rows")
-    return {"rows": len(rows), "statuses": counts, "headline": headline}
+                  resume=run_id)
 
 
 def run(args):
-    from attnbench.report.kernel_table import print_kernel_table
+    from attnbench.commands.results import show_run
     from attnbench.results.export import rows_to_csv, rows_to_json
+    from attnbench.results.store import ResultsStore
 
     cfg = config_from_args(args)
     for flag, path in (("--output", args.output), ("--csv", args.csv)):
         check_writable(flag, path)
     check_writable("--plot", args.plot, folder=True)
     run_id, rows = execute(cfg, args.db)
-    print_kernel_table(rows, title=f"kernel run {run_id} ({cfg.device}, {cfg.dtype})")
+    show_run(ResultsStore(args.db).get_run(run_id), rows, title=f"kernel run {run_id} ({cfg.device}, {cfg.dtype})")
     if args.output:
         print(f"rows written to {rows_to_json(rows, args.output)}")
     if args.csv:
@@ -161,8 +149,8 @@ def run(args):
     if args.plot:
         from attnbench.report.kernel_plots import plot_kernel_rows
 
-        for path in plot_kernel_rows(rows, args.plot, prefix=f"run{run_id}"):
-            print(f"plot: {path}")
+        for chart in plot_kernel_rows(rows, args.plot, prefix=f"run{run_id}"):
+            print(f"plot: {chart.path}")
     print(f"results database: {args.db} (run {run_id})")
     log_to_trackers(args, [run_id])
     return 0

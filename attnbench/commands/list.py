@@ -28,7 +28,7 @@ def run(args):
         return 0
     from rich.table import Table
 
-    from attnbench.report.format import table_console
+    from attnbench.report.terminal import table_console
 
     console = table_console(160)
     table = Table(title=f"attention variants: usable on {rows[0]['device']}?")

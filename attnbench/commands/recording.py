@@ -23,6 +23,7 @@ from rich.progress import (
 
 from attnbench.results.environment import collect_environment
 from attnbench.results.store import ResultsStore
+from attnbench.rows import Kind, kind_of
 
 console = Console(stderr=True)
 
@@ -53,21 +54,22 @@ def describe(row: dict) -> str:
     return f"{what} ok" + (f" {ms:.3g} ms" if ms is not None else "")
 
 
-def record(kind: str, config: dict, device: str, db: str, total: int,
+def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
            body: Callable[[Callable[[dict], None], Callable[[str], None]], None],
-           summary: Callable[[list[dict]], dict] | None = None, extra_env: dict | None = None,
-           resume: int | None = None):
+           extra_env: dict | None = None, resume: int | None = None, group: int | None = None):
     """Start a run of `kind`, call body(on_row, on_progress), store each row at once; return (run_id, rows).
 
-    on_row(row, row_kind=None) stores a row (of kind `row_kind`, default the run's kind); the rows
-    returned are read back from the store, so they carry their kind and sequence number. resume: an
-    interrupted run to add to instead of starting a new one (body must skip what it already holds).
+    on_row(row, row_kind=None) stores a row (of the row kind named `row_kind`, default the kind's
+    first); the rows returned are read back from the store, so they carry their kind and sequence
+    number; the run's summary is the kind's. resume: an interrupted run to add to instead of starting
+    a new one (body must skip what it already holds). group: the group of runs it belongs to.
     """
+    kind = kind_of(kind) if isinstance(kind, str) else kind
     store = ResultsStore(db)
     store.mark_stale_running()
     if resume is None:
         environment = {**collect_environment(device), **(extra_env or {})}
-        opened = store.run(kind, sys.argv, config, environment)
+        opened = store.run(kind.name, sys.argv, config, environment, group)
     else:
         opened = store.resumed(resume)
     rows: list[dict] = []
@@ -75,10 +77,10 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
                TextColumn("left"), TimeRemainingColumn()]
     with sigterm_as_interrupt(), opened as run_id, \
             Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(kind, total=total)
+        task = progress.add_task(kind.name, total=total)
 
         def on_row(row: dict, row_kind: str | None = None) -> None:
-            store.add_measurement(run_id, row, kind=row_kind or kind)
+            store.add_measurement(run_id, row, kind=row_kind or kind.rows[0].name)
             rows.append(row)
             progress.advance(task)
             if not console.is_terminal:  # no live bar in logs and CI: one line per row instead
@@ -92,15 +94,16 @@ def record(kind: str, config: dict, device: str, db: str, total: int,
             body(on_row, on_progress)
         except KeyboardInterrupt:
             progress.stop()
-            hint = (f"; `attnbench run --resume {run_id} --db {db}` finishes it" if config.get("suite")
+            group_of = store.get_run(run_id)["group_id"]
+            hint = (f"; `attnbench run --resume {run_id} --db {db}` finishes it" if group_of is not None
                     else "")
             console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}{hint}[/]",
                           soft_wrap=True)  # the resume command stays one line a user can copy
             raise
         # done: the bar ends full even when fewer rows came than planned (a variant that diverged or
         # ran out of memory stops early), and its count says how many there really are
-        progress.update(task, description=f"{kind}: done", total=len(rows), completed=len(rows))
+        progress.update(task, description=f"{kind.name}: done", total=len(rows), completed=len(rows))
         stored = store.measurements(run_id)  # the rows as stored, each with its kind
-        if summary:
-            store.update_summary(run_id, summary(stored))
+        if kind.summarize:
+            store.update_summary(run_id, kind.summarize(stored))
     return run_id, stored

@@ -8,8 +8,9 @@ DEFAULT_OUT = "attnbench-results/report"
 def add_parser(sub):
     p = sub.add_parser("report", help="write an HTML report (and a Markdown summary) of stored runs",
                        description="Tables with the best values marked, the charts, and the environment "
-                                   "of one or more stored runs, e.g. the kernel run and the train run of "
-                                   "a suite. The HTML opens offline: its charts are embedded.")
+                                   "of one or more stored runs. One run of a group (the runs of one "
+                                   "`attnbench run`) comes with the group's runs before it: the train run "
+                                   "with its kernel run. The HTML opens offline: its charts are embedded.")
     p.add_argument("runs", nargs="*", default=["last"], metavar="RUN",
                    help="run ids, or last (the newest run; default)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
@@ -23,9 +24,9 @@ def run(args):
     store = ResultsStore(args.db, create=False)
     store.mark_stale_running()  # a run whose process died shows as interrupted, not running
     runs = [store.resolve_run(r) for r in args.runs]
-    if len(runs) == 1:  # the train run of an `attnbench run` suite: report its kernel run with it
-        kernel_run = store.get_run(runs[0])["config"].get("suite_kernel_run")
-        runs = [kernel_run, runs[0]] if kernel_run else runs
+    group = store.get_run(runs[0])["group_id"] if len(runs) == 1 else None
+    if group is not None:  # one run of a group (an `attnbench run` suite) comes with the group's runs before it
+        runs = [r for r in store.get_group(group)["runs"] if r <= runs[0]]
     html_path, md_path = write_report(store, runs, args.out)
     print(f"report: {html_path}")
     print(f"summary: {md_path}")

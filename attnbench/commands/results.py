@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
+
 from attnbench.results.store import DEFAULT_DB, ResultsStore
 
 
@@ -44,24 +46,29 @@ def run(args):
         return 0
     run_id = store.resolve_run(args.run)
     info = store.get_run(run_id)
-    rows = store.measurements(run_id)
-    title = f"{info['kind']} run {run_id}: {info['status']}, started {info['started_at']}"
-    if info["kind"] == "train":
-        from attnbench.report.train_table import print_train_table
-
-        print_train_table(rows, title=title)
-    else:
-        from attnbench.report.kernel_table import print_kernel_table
-
-        print_kernel_table(rows, title=title)
+    show_run(info, store.measurements(run_id))
     print(f"command: {info['command']}")
     return 0
+
+
+def show_run(info: dict, rows: list[dict], title: str | None = None) -> None:
+    """A stored run's tables in the terminal, as its report shows them."""
+    from attnbench.report.terminal import table_console
+    from attnbench.report.tables import kind_tables
+    from attnbench.report.terminal import print_tables
+    from attnbench.rows import kind_of
+
+    console = table_console()
+    title = title or f"{info['kind']} run {info['id']}: {info['status']}, started {info['started_at']}"
+    tables = kind_tables(kind_of(info["kind"]), rows, info["id"], info["status"])
+    console.print(f"[bold]{escape(title)}[/]" + ("" if tables else ": no rows"))
+    print_tables(tables, console)
 
 
 def _list(store: ResultsStore) -> int:
     from rich.table import Table
 
-    from attnbench.report.format import table_console
+    from attnbench.report.terminal import table_console
 
     table = Table(title=f"runs in {store.path}")
     for col in ("id", "kind", "started", "status", "device", "rows", "headline"):

@@ -11,10 +11,11 @@ offline sample, 2 batches of 2 x 128 per variant. On a GPU: kernels in bf16 at b
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import fields
 
 from attnbench.attention.registry import all_specs
-from attnbench.bench.kernel import KernelConfig
+from attnbench.bench.kernel import KernelConfig, build_all
 from attnbench.bench.sweep import parse_bools, parse_modes, parse_sweep
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
@@ -28,6 +29,8 @@ from attnbench.commands.options import (
 from attnbench.data.conversations import check_dataset
 from attnbench.errors import AttnbenchError, closest, int_option
 from attnbench.results.store import DEFAULT_DB
+from attnbench.rows.kernel import KERNEL, MODE_NAMES
+from attnbench.rows.train import TRAIN
 from attnbench.settings import check_keys, read_json_object
 
 # (preset, device) -> kernel sweep and training settings; variants and causal both ways are added
@@ -72,7 +75,8 @@ def suite_configs(preset: str, device: str) -> tuple[KernelConfig, TrainConfig]:
         cfg.per_impl_options = {name: dict(spec.example_options) for name, spec in all_specs().items()}
     train = {"attn": list(all_specs()), **train_settings, **overrides["train"], "device": device}
     train_cfg = make_config(train.pop("preset", None), train)
-    parse_impls(train_cfg.attn)  # names and data are checked now, not after the kernel sweep
+    build_all(cfg)  # names, options and settings are checked now: nothing is recorded for a bad suite
+    parse_impls(train_cfg.attn)  # and the training's now, not after the kernel sweep
     check_dataset(train_cfg.dataset)
     return cfg, train_cfg
 
@@ -106,8 +110,18 @@ def _checked_kernel_values(kernel: dict, path: str) -> dict:
     return checked
 
 
+SUITE = "suite"  # the kind of the group of runs one `attnbench run` makes
+
+
+def part(role: str, kernel_run: int | None = None) -> dict:
+    """What a suite's run says of itself in its config (provenance for whoever reads a config; attnbench
+    itself finds a suite's runs through their group)."""
+    return {"suite": role, **({"suite_kernel_run": kernel_run} if kernel_run is not None else {})}
+
+
 def run(args):
     from attnbench.commands import kernel, train
+    from attnbench.results.store import ResultsStore
 
     check_writable("--plots", args.plots, folder=True)
     check_writable("--report", args.report, folder=True)
@@ -116,10 +130,10 @@ def run(args):
     else:
         device = resolve_device(args.device)
         kernel_cfg, train_cfg = suite_configs(args.preset, device)
-        kernel_id, kernel_rows = kernel.execute(kernel_cfg, args.db,
-                                                extra_config={"suite": "kernel", "suite_preset": args.preset})
-        train_id, train_rows = train.execute(train_cfg, parse_impls(train_cfg.attn), args.db,
-                                             extra_config={"suite": "train", "suite_kernel_run": kernel_id})
+        group = ResultsStore(args.db).start_group(SUITE, sys.argv, {"preset": args.preset, "device": device})
+        kernel_id, kernel_rows = kernel.execute(kernel_cfg, args.db, group=group, extra_config=part("kernel"))
+        train_id, train_rows = train.execute(train_cfg, parse_impls(train_cfg.attn), args.db, group=group,
+                                             extra_config=part("train", kernel_id))
     show(args, kernel_id, kernel_rows, train_id, train_rows)
     return 0
 
@@ -127,34 +141,29 @@ def run(args):
 def resume_suite(run_id: int, db: str):
     """Finish what an interrupted `attnbench run` lacks: its kernel run, then its train run (or start it)."""
     from attnbench.commands import kernel, train
-    from attnbench.errors import AttnbenchError
     from attnbench.results.store import ResultsStore
 
     store = ResultsStore(db, create=False)
     store.mark_stale_running()
-    info = store.get_run(run_id)
-    part = info["config"].get("suite")
-    if part not in ("kernel", "train"):
+    group_id = store.get_run(run_id)["group_id"]
+    group = store.get_group(group_id) if group_id is not None else None
+    if group is None or group["kind"] != SUITE:
         raise AttnbenchError(f"run {run_id} was not started by `attnbench run`; nothing to resume there")
-    kernel_id = run_id if part == "kernel" else info["config"]["suite_kernel_run"]
-    if store.get_run(kernel_id)["status"] == "ok":
-        kernel_rows = store.measurements(kernel_id)
+    members = {r["kind"]: r for r in store.list_runs(group=group_id)}  # newest first: the last of a kind wins
+    kernel_run, train_run = members.get(KERNEL.name), members.get(TRAIN.name)
+    if kernel_run["status"] == "ok":
+        kernel_id, kernel_rows = kernel_run["id"], store.measurements(kernel_run["id"])
     else:
-        kernel_id, kernel_rows = kernel.resume(kernel_id, db)
-    train_runs = [r for r in store.list_runs("train") if r["config"].get("suite_kernel_run") == kernel_id]
-    if not train_runs:  # interrupted before training began
-        config = store.get_run(kernel_id)["config"]
-        train_cfg = suite_configs(config.get("suite_preset", "quick"), config["device"])[1]
-        train_id, train_rows = train.execute(train_cfg, parse_impls(train_cfg.attn), db,
-                                             extra_config={"suite": "train", "suite_kernel_run": kernel_id})
-    elif train_runs[0]["status"] == "ok":
-        train_id, train_rows = train_runs[0]["id"], store.measurements(train_runs[0]["id"])
+        kernel_id, kernel_rows = kernel.resume(kernel_run["id"], db)
+    if train_run is None:  # interrupted before training began
+        train_cfg = suite_configs(group["config"].get("preset", "quick"), group["config"]["device"])[1]
+        train_id, train_rows = train.execute(train_cfg, parse_impls(train_cfg.attn), db, group=group_id,
+                                             extra_config=part("train", kernel_id))
+    elif train_run["status"] == "ok":
+        train_id, train_rows = train_run["id"], store.measurements(train_run["id"])
     else:
-        train_id, train_rows = train.resume(train_runs[0]["id"], db)
+        train_id, train_rows = train.resume(train_run["id"], db)
     return kernel_id, kernel_rows, train_id, train_rows
-
-
-MODE_NAMES = {"fwd_bwd": "forward+backward", "fwd": "forward", "bwd": "backward"}
 
 
 def table_mode(kernel_rows: list[dict]) -> str | None:
@@ -164,22 +173,23 @@ def table_mode(kernel_rows: list[dict]) -> str | None:
 
 
 def show(args, kernel_id, kernel_rows, train_id, train_rows) -> None:
-    from attnbench.report.kernel_table import print_kernel_table
-    from attnbench.report.train_table import print_train_table
-    from attnbench.report.write import draw_charts, write_report
+    from attnbench.commands.results import show_run
+    from attnbench.report.charts import draw
+    from attnbench.report.write import write_report
     from attnbench.results.store import ResultsStore
 
+    store = ResultsStore(args.db)
+    kernel_info, train_info = store.get_run(kernel_id), store.get_run(train_id)
     mode = table_mode(kernel_rows)
     if mode is None:
         print(f"kernel run {kernel_id} has no rows")
     else:
-        print_kernel_table([r for r in kernel_rows if r.get("mode") == mode],
-                           title=f"kernel run {kernel_id}: {MODE_NAMES.get(mode, mode)} "
-                                 "(all modes are in the database)")
-    print_train_table(train_rows, title=f"train run {train_id}")
-    store = ResultsStore(args.db)
-    charts = {run_id: draw_charts(store.get_run(run_id), rows, args.plots)  # drawn once, copied into the report
-              for run_id, rows in ((kernel_id, kernel_rows), (train_id, train_rows))}
+        show_run(kernel_info, [r for r in kernel_rows if r.get("mode") == mode],
+                 title=f"kernel run {kernel_id}: {mode} rows ({MODE_NAMES.get(mode, mode)}); all modes are in "
+                       f"the database")
+    show_run(train_info, train_rows, title=f"train run {train_id}")
+    charts = {info["id"]: draw(info, rows, args.plots)  # drawn once, copied into the report
+              for info, rows in ((kernel_info, kernel_rows), (train_info, train_rows))}
     html_path, md_path = write_report(store, [kernel_id, train_id], args.report, charts=charts)
     for chart in (chart for drawn in charts.values() for chart in drawn):
         print(f"plot: {chart.path}")

@@ -19,6 +19,7 @@ from attnbench.commands.options import (
     resolve_device,
 )
 from attnbench.results.store import DEFAULT_DB
+from attnbench.rows.train import STEP_ROWS, SUMMARY_ROWS, TRAIN
 
 
 def add_parser(sub):
@@ -70,10 +71,11 @@ def _option_names(impl: str) -> set[str]:
 
 
 def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | None = None,
-            resume_run: int | None = None):
+            resume_run: int | None = None, group: int | None = None):
     """Prepare data, train every variant into the store (progress shown); returns (run_id, rows).
 
     resume_run: an interrupted train run of the same config; `impls` are then the variants it lacks.
+    group: the group of runs (an `attnbench run` suite) the new run belongs to.
     """
     from attnbench.bench.train import expected_rows, model_vocab, prepare_data, run_train_bench
     from attnbench.commands.recording import console, record
@@ -88,10 +90,10 @@ def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | No
     peak_flops = matmul_ceiling_tflops(cfg.device) * 1e12
     total = expected_rows(cfg, impls, len(data.train))
     config = {**cfg.to_dict(), "impls": impls, "data": info, "peak_flops": peak_flops, **(extra_config or {})}
-    return record("train", config, cfg.device, db, total,
+    return record(TRAIN, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_train_bench(cfg, impls, on_row=on_row, on_progress=on_progress,
                                                               peak_flops=peak_flops, prepared=prepared),
-                  summary=summarize, resume=resume_run)
+                  resume=resume_run, group=group)
 
 
 def resume(run_id: int, db: str):
@@ -99,39 +101,30 @@ def resume(run_id: int, db: str):
     same initial weights: a partial variant's steps are dropped first). Returns (run_id, rows)."""
     from dataclasses import fields
 
-    from attnbench.errors import AttnbenchError
     from attnbench.results.store import ResultsStore
 
     store = ResultsStore(db)
+    run_id = store.resolve_run(run_id, kind=TRAIN.name)
     info = store.get_run(run_id)
-    if info["kind"] != "train":
-        raise AttnbenchError(f"run {run_id} is a {info['kind']} run, not a train run")
     cfg = TrainConfig(**{f.name: info["config"][f.name] for f in fields(TrainConfig) if f.name in info["config"]})
-    finished = {r["impl"] for r in store.measurements(run_id, kind="train_summary")}
+    finished = {r["impl"] for r in store.measurements(run_id, kind=SUMMARY_ROWS.name)}
     todo = [impl for impl in info["config"]["impls"] if impl not in finished]
     for impl in todo:
-        store.delete_measurements(run_id, "train_step", impl)
+        store.delete_measurements(run_id, STEP_ROWS.name, impl)
     return execute(cfg, todo, db, resume_run=run_id)
 
 
-def summarize(rows: list[dict]) -> dict:
-    done = [r for r in rows if r["kind"] == "train_summary"]
-    best = min((r for r in done if r.get("val_loss") is not None), key=lambda r: r["val_loss"], default=None)
-    return {"variants": len(done), "statuses": {r["impl"]: r["status"] for r in done},
-            "headline": (f"lowest validation loss {best['val_loss']:.4g}: {best['impl']}" if best
-                         else "no variant finished")}
-
-
 def run(args):
+    from attnbench.commands.results import show_run
     from attnbench.report.train_plots import plot_train_rows
-    from attnbench.report.train_table import print_train_table
+    from attnbench.results.store import ResultsStore
 
     cfg, impls = config_from_args(args)
     check_writable("--plots", args.plots, folder=True)
     run_id, rows = execute(cfg, impls, args.db)
-    print_train_table(rows, title=f"train run {run_id} ({cfg.model}, {cfg.device})")
-    for path in plot_train_rows(rows, args.plots, prefix=f"run{run_id}"):
-        print(f"plot: {path}")
+    show_run(ResultsStore(args.db).get_run(run_id), rows, title=f"train run {run_id} ({cfg.model}, {cfg.device})")
+    for chart in plot_train_rows(rows, args.plots, prefix=f"run{run_id}"):
+        print(f"plot: {chart.path}")
     print(f"results database: {args.db} (run {run_id}); `attnbench results show {run_id}` prints it again")
     log_to_trackers(args, [run_id])
     return 0

@@ -4,11 +4,14 @@ Why: the three trackers want the same things (flat params, numbered metric point
 summaries, PNG plots) in different call shapes. Reading and naming everything once here keeps the
 names identical in W&B, MLflow and TensorBoard, and keeps the tool modules a few lines each.
 
-Metric names (documented in attnbench/integrations/__init__.py):
-  train run : <metric>/<variant>                     step = the row's training step
-  kernel run: <metric>/<variant>/<mode>[/...]        step = the swept shape value (e.g. seq_len)
-  other rows: <row kind>/<metric>/<variant>          step = the row's index among that variant's rows
-Summaries:  summary/<variant>/<field>, and run/<field> for the run's own summary.
+Everything is read through the run's kind declaration (attnbench/rows/), so a new benchmark kind is
+logged without a line here. Metric names (documented in attnbench/integrations/__init__.py):
+  step rows  : <metric>/<variant>                    step = the row's step field (training: the step)
+  other rows : <metric>/<variant>/<named>[/...]      step = the swept field (kernel: seq_len, named by mode);
+               fields of its identity that vary are named too (/noncausal, /batch_size8)
+  undeclared : <row kind>/<metric>/<variant>         step = the row's index among that variant's rows
+Summaries:  summary/<variant>/<field> from summary rows; for other rows summary/<variant>/rows,
+ok_rows, statuses and min_/max_<column>; run/<field> for the run's own summary.
 """
 
 from __future__ import annotations
@@ -23,13 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from attnbench.errors import AttnbenchError
+from attnbench.rows import LOWER, STATUS, VARIANT, Kind, RowKind, kind_of
+from attnbench.rows.kind import BOOKKEEPING
 
-# Row fields that identify a row (shape, bookkeeping) rather than measure it: never logged as metrics.
-NOT_METRICS = frozenset({
-    "id", "run_id", "seq", "step", "epoch", "batch_size", "seq_len", "num_heads", "head_dim", "emb_dim",
-    "kv_heads", "v_head_dim", "repeats", "warmup", "check_seq_len", "check_batch", "check_tolerance",
-    "tokens",
-})
 ROW_BOOKKEEPING = ("id", "run_id", "seq", "kind", "impl", "created_at")
 
 
@@ -111,108 +110,124 @@ def flatten(value, prefix: str, out: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _kernel_key_parts(rows: list[dict]) -> tuple[str | None, list[str]]:
-    """The swept parameter (the x axis) and the other row fields that vary, which go into the names."""
-    from attnbench.report.kernel_plots import SWEPT, swept_parameter
-
-    x = swept_parameter(rows) if rows else None
-    varying = [p for p in (*SWEPT, "causal", "dtype") if p != x and len({str(r.get(p)) for r in rows}) > 1]
-    return x, varying
+def _axis(kind: Kind, rk: RowKind, rows: list[dict]) -> str | None:
+    """What a row kind's points are logged along: its step field, else the swept shape field."""
+    return rk.step or kind.swept(rows) or next(iter(kind.sweep), None)
 
 
-def _kernel_name(row: dict, varying: list[str]) -> str:
-    parts = [name_part(row.get("impl")), name_part(row.get("mode", "-"))]
-    for p in varying:
-        value = row.get(p)
-        parts.append(("causal" if value else "noncausal") if p == "causal" else f"{p}{value}")
+def _varying(kind: Kind, rk: RowKind, rows: list[dict], axis: str | None) -> list[str]:
+    """Identity (and sweep) fields that vary across the rows: they go into the metric names."""
+    fields = dict.fromkeys((*kind.sweep, *rk.identity))
+    skip = {VARIANT, axis, *rk.named_by}
+    return [f for f in fields if f not in skip and len({str(r.get(f)) for r in rows}) > 1]
+
+
+def _point_name(row: dict, rk: RowKind, varying: list[str]) -> str:
+    """<variant>/<always-named fields>/<varying fields>[/<options>], e.g. sdpa/fwd/noncausal."""
+    parts = [name_part(row.get(VARIANT))] + [name_part(row.get(f, "-")) for f in rk.named_by]
+    for f in varying:
+        value = row.get(f)
+        parts.append((f if value else f"non{f}") if isinstance(value, bool) else f"{f}{value}")
     if row.get("options"):
         parts.append(name_part(",".join(f"{k}={v}" for k, v in sorted(row["options"].items()))))
     return "/".join(parts)
 
 
-def _metrics(row: dict, name: str, prefix: str = "") -> dict[str, float]:
+def _metrics(row: dict, name: str, not_metrics: set, prefix: str = "") -> dict[str, float]:
     out = {}
     for key, value in row.items():
         number = _number(value)
-        if number is not None and key not in NOT_METRICS:
+        if number is not None and key not in not_metrics:
             out[f"{prefix}{name_part(key)}/{name}"] = number
     return out
 
 
-def _kernel_summaries(rows: list[dict]) -> dict[str, float | str]:
+def _variant_summary(rk: RowKind, rows: list[dict], not_metrics: set) -> dict[str, float | str]:
+    """Per variant of a row kind that is neither steps nor summaries: its row counts by status and the
+    best of each measured column (the lowest or highest as it declares; the highest where it is no
+    contest, e.g. the worst error)."""
     out: dict[str, float | str] = {}
-    for impl in dict.fromkeys(r["impl"] for r in rows):
-        mine = [r for r in rows if r["impl"] == impl]
-        ok = [r for r in mine if r["status"] == "ok"]
+    columns = [c for c in rk.columns_for(rows) if c.numeric and not c.computed and c.key not in not_metrics]
+    for impl in dict.fromkeys(r.get(VARIANT) for r in rows):
+        mine = [r for r in rows if r.get(VARIANT) == impl]
+        ok = [r for r in mine if r.get(STATUS, "ok") == "ok"]
         v = name_part(impl)
         out[f"summary/{v}/rows"] = float(len(mine))
         out[f"summary/{v}/ok_rows"] = float(len(ok))
         statuses = defaultdict(int)
         for r in mine:
-            statuses[r["status"]] += 1
+            statuses[r.get(STATUS)] += 1
         out[f"summary/{v}/statuses"] = ", ".join(f"{s}={n}" for s, n in sorted(statuses.items()))
-        for metric in ("tflops", "pct_of_matmul_peak", "rel_error"):  # best speed, worst error
-            values = [x for x in (_number(r.get(metric)) for r in ok) if x is not None]
+        for c in columns:
+            values = [x for x in (_number(r.get(c.key)) for r in ok) if x is not None]
             if values:
-                out[f"summary/{v}/max_{metric}"] = max(values)
+                low = c.better == LOWER
+                out[f"summary/{v}/{'min' if low else 'max'}_{name_part(c.key)}"] = (min if low else max)(values)
     return out
 
 
 def collect(run: dict, rows: list[dict], plot_dir: str, run_name: str | None = None) -> RunData:
-    """Everything to log, read from one stored run; plots are drawn into `plot_dir`."""
-    from attnbench.report.kernel_plots import plot_kernel_rows
-    from attnbench.report.train_plots import plot_train_rows
+    """Everything to log, read from one stored run through its kind; plots are drawn into `plot_dir`."""
+    from attnbench.report.charts import draw
 
-    kernel = [r for r in rows if r["kind"] == "kernel"]
-    x, varying = _kernel_key_parts(kernel)
+    kind = kind_of(run["kind"])
+    parts = kind.split(rows)
+    pointed = [(rk, mine) for rk, mine in parts if mine and not rk.summary]
+    axis = _axis(kind, *pointed[0]) if pointed else None
     data = RunData(run=run, rows=rows, name=run_name or f"attnbench-run{run['id']}-{run['kind']}",
-                   step_axis=(x or "seq_len") if kernel else "step")
+                   step_axis=axis or "index")
     record = {k: run.get(k) for k in ("id", "kind", "command", "status", "started_at", "ended_at",
                                       "attnbench_version", "hostname")}
-    for prefix, value in (("run", record), ("config", run.get("config")),
-                          ("environment", run.get("environment"))):
+    for prefix, value in (("run", record), ("config", run.get("config")), ("environment", run.get("environment"))):
         flatten(value or {}, prefix, data.params)
     data.params["step_axis"] = data.step_axis
 
-    counters: dict[tuple, int] = defaultdict(int)
-    for row in rows:
-        name = name_part(row.get("impl"))
-        if row["kind"] == "train_summary":
-            for key, value in row.items():
-                if key in ROW_BOOKKEEPING:
-                    continue
-                if isinstance(value, list):
-                    value = ", ".join(map(str, value))
-                number = _number(value)
-                if number is not None:
-                    data.summary[f"summary/{name}/{name_part(key)}"] = number
-                elif isinstance(value, str) and value:
-                    data.summary[f"summary/{name}/{name_part(key)}"] = value
+    for rk, mine in parts:
+        if rk.summary:
+            for row in mine:
+                data.summary.update(_summary_fields(row))
             continue
-        if row["kind"] == "train_step":
-            step, metrics = int(row.get("step", counters[("train_step", name)])), _metrics(row, name)
-        elif row["kind"] == "kernel":
-            if row["status"] != "ok":  # failed/unsupported rows have no timings; they stay in the table
+        rk_axis = _axis(kind, rk, mine)
+        varying = _varying(kind, rk, mine, rk_axis)
+        not_metrics = {*BOOKKEEPING, *rk.identity, *rk.params, *(kind.sweep if not rk.step else ()), "step"}
+        prefix = "" if kind.declared else f"{name_part(rk.name)}/"
+        counters: dict[str, int] = defaultdict(int)
+        for row in mine:
+            if row.get(STATUS, "ok") != "ok":  # failed/unsupported rows have no timings; they stay in the table
                 continue
-            step, metrics = int(row.get(data.step_axis) or 0), _metrics(row, _kernel_name(row, varying))
-        else:
-            step = counters[(row["kind"], name)]
-            metrics = _metrics(row, name, prefix=f"{name_part(row['kind'])}/")
-        counters[(row["kind"], name)] += 1
-        if metrics:
-            data.points.append(Point(step, _wall(row), metrics))
+            name = _point_name(row, rk, varying)
+            default = counters[row.get(VARIANT)]
+            counters[row.get(VARIANT)] += 1
+            step = row.get(rk_axis) if rk_axis else default
+            metrics = _metrics(row, name, not_metrics, prefix)
+            if metrics:
+                data.points.append(Point(int(step if isinstance(step, (int, float)) else default), _wall(row),
+                                         metrics))
+        if not rk.step:
+            data.summary.update(_variant_summary(rk, mine, not_metrics))
 
-    data.summary.update(_kernel_summaries(kernel))
     for key, value in flatten(run.get("summary") or {}, "run", {}).items():
         if value != "null":
             data.summary[key.replace(".", "/")] = json.loads(value) if _is_json_number(value) else value
-
-    prefix = f"run{run['id']}"
-    if kernel:
-        data.plots += plot_kernel_rows(kernel, plot_dir, prefix=prefix)
-    if any(r["kind"] == "train_step" for r in rows):
-        data.plots += plot_train_rows(rows, plot_dir, prefix=prefix)
+    data.plots = [chart.path for chart in draw(run, rows, plot_dir)]
     return data
+
+
+def _summary_fields(row: dict) -> dict[str, float | str]:
+    """A summary row as summary/<variant>/<field>: numbers as they are, lists and text as text."""
+    out: dict[str, float | str] = {}
+    name = name_part(row.get(VARIANT))
+    for key, value in row.items():
+        if key in ROW_BOOKKEEPING:
+            continue
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        number = _number(value)
+        if number is not None:
+            out[f"summary/{name}/{name_part(key)}"] = number
+        elif isinstance(value, str) and value:
+            out[f"summary/{name}/{name_part(key)}"] = value
+    return out
 
 
 def _is_json_number(text: str) -> bool:

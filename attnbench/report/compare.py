@@ -1,79 +1,91 @@
-"""`attnbench results compare A B`: two runs side by side, B over A as a ratio, so a regression shows."""
+"""`attnbench results compare A B`: two runs side by side, B over A as a ratio, so a regression shows.
+
+Rows are matched by their kind's identity (variant, shape, mode...) and compared on its key metrics,
+both read from the declaration (attnbench/rows/); step rows are compared through their summaries.
+"""
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from attnbench.errors import AttnbenchError
-from attnbench.report.format import fmt, table_console
+from attnbench.report.tables import Cell, Header, Table
+from attnbench.rows import LOWER, STATUS, Column, RowKind, kind_of
 
-SLOWER, FASTER = 1.05, 0.95  # ratios outside this band are coloured: beyond run-to-run noise seen here
+SLOWER, FASTER = 1.05, 0.95  # ratios outside this band are marked: beyond run-to-run noise seen here
 
 
 def _ratio(a, b):
-    return b / a if a and b is not None else None
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+    return b / a if numbers and a else None
 
 
-def _style(ratio, lower_is_better: bool) -> str:
-    if ratio is None:
-        return "-"
-    worse = ratio > SLOWER if lower_is_better else ratio < FASTER
-    better = ratio < FASTER if lower_is_better else ratio > SLOWER
-    colour = "red" if worse else "green" if better else ""
-    return f"[{colour}]{ratio:.3f}[/]" if colour else f"{ratio:.3f}"
+def _change(ratio, better: str | None) -> str:
+    if ratio is None or better is None:
+        return ""
+    up, down = ratio > SLOWER, ratio < FASTER
+    if better == LOWER:
+        up, down = down, up
+    return "better" if up else "worse" if down else ""
 
 
-def kernel_key(r: dict) -> tuple:
-    return r["impl"], r["batch_size"], r["seq_len"], r["num_heads"], r["emb_dim"], r["causal"], r["mode"]
+def _metrics(rk: RowKind, rows: list[dict]) -> list[Column]:
+    columns = rk.columns_for(rows)
+    if rk.key_metrics:
+        return [rk.column(k) for k in rk.key_metrics]
+    return [c for c in columns if c.numeric and c.better]
 
 
-def print_comparison(run_a: dict, rows_a: list[dict], run_b: dict, rows_b: list[dict], console=None) -> None:
+def compare_table(rk: RowKind, rows_a: list[dict], rows_b: list[dict], title: str) -> Table | None:
+    """One line per row of B that A has too: identity, statuses, then A, B and B/A per key metric."""
+    a = {rk.key(r): r for r in rows_a}
+    ident = [rk.column(f) or Column(f, f) for f in rk.identity]
+    metrics = _metrics(rk, rows_a + rows_b)
+    headers = [Header.of(c) for c in ident] + [Header("status A/B")]
+    for m in metrics:
+        headers += [Header(f"{m.heading} A", True), Header(f"{m.heading} B", True),
+                    Header(f"{m.name or m.heading} B/A", True, m.better)]
+    table = Table(title, headers)
+    for rb in rows_b:
+        ra = a.get(rk.key(rb))
+        if ra is None:
+            continue
+        cells = [Cell(c.text(c.get(rb)), short=c.short(c.get(rb))) for c in ident]
+        cells.append(Cell(f"{ra.get(STATUS)}/{rb.get(STATUS)}"))
+        for m in metrics:
+            va, vb = m.get(ra), m.get(rb)
+            ratio = _ratio(va, vb)
+            cells += [Cell(m.text(va)), Cell(m.text(vb)),
+                      Cell("-" if ratio is None else f"{ratio:.3f}", change=_change(ratio, m.better))]
+        table.rows.append(cells)
+        table.row_status.append("ok")
+    if not table.rows:
+        return None
+    table.note = (f"ratio = B / A; marked where it is beyond {SLOWER - 1:.0%} in either direction: "
+                  "green better, red worse")
+    return table
+
+
+def comparison(run_a: dict, rows_a: list[dict], run_b: dict, rows_b: list[dict]) -> list[Table]:
+    """The tables comparing run B with run A (runs of one kind); an AttnbenchError when nothing matches."""
     if run_a["kind"] != run_b["kind"]:
         raise AttnbenchError(f"run {run_a['id']} is a {run_a['kind']} run and run {run_b['id']} a {run_b['kind']} "
                              "run: compare runs of one kind")
-    console = console or table_console()
-    title = f"run {run_b['id']} against run {run_a['id']} (ratio = B / A; red = worse, green = better)"
-    if run_a["kind"] == "kernel":
-        _kernel(rows_a, rows_b, title, console)
-    else:
-        _train(rows_a, rows_b, title, console)
-
-
-def _kernel(rows_a, rows_b, title, console):
-    a = {kernel_key(r): r for r in rows_a}
-    table = Table(title=title)
-    for col in ("impl", "B", "S", "H", "E", "causal", "mode", "status A/B", "ms A", "ms B", "time B/A",
-                "TFLOP/s A", "TFLOP/s B"):
-        table.add_column(col)
-    matched = 0
-    for rb in rows_b:
-        ra = a.get(kernel_key(rb))
-        if ra is None:
+    kind = kind_of(run_a["kind"])
+    title = f"run {run_b['id']} against run {run_a['id']}"
+    b_rows = {rk.name: mine for rk, mine in kind.split(rows_b)}
+    tables, asked = [], []
+    for rk, mine in kind.split(rows_a):
+        if rk.step:
             continue
-        matched += 1
-        table.add_row(rb["impl"], str(rb["batch_size"]), str(rb["seq_len"]), str(rb["num_heads"]), str(rb["emb_dim"]),
-                      "yes" if rb["causal"] else "no", rb["mode"], f"{ra['status']}/{rb['status']}",
-                      fmt(ra.get("median_ms")), fmt(rb.get("median_ms")),
-                      _style(_ratio(ra.get("median_ms"), rb.get("median_ms")), lower_is_better=True),
-                      fmt(ra.get("tflops"), ".3g"), fmt(rb.get("tflops"), ".3g"))
-    if not matched:
-        raise AttnbenchError("the two runs share no (variant, shape, causal, mode) row to compare")
-    console.print(table)
+        asked.append(f"({', '.join(rk.identity)})")
+        table = compare_table(rk, mine, b_rows.get(rk.name, []), f"{title}: {rk.title.format(run=run_b['id'])}")
+        if table is not None:
+            tables.append(table)
+    if not tables:
+        raise AttnbenchError(f"the two runs share no {' or '.join(asked) or ''} row to compare")
+    return tables
 
 
-def _train(rows_a, rows_b, title, console):
-    a = {r["impl"]: r for r in rows_a if r["kind"] == "train_summary"}
-    table = Table(title=title)
-    for col in ("variant", "status A/B", "val loss A", "val loss B", "loss B/A", "tokens/s A", "tokens/s B",
-                "tokens/s B/A", "energy/token B/A"):
-        table.add_column(col)
-    for rb in (r for r in rows_b if r["kind"] == "train_summary"):
-        ra = a.get(rb["impl"])
-        if ra is None:
-            continue
-        table.add_row(rb["impl"], f"{ra['status']}/{rb['status']}", fmt(ra.get("val_loss")), fmt(rb.get("val_loss")),
-                      _style(_ratio(ra.get("val_loss"), rb.get("val_loss")), lower_is_better=True),
-                      fmt(ra.get("tokens_per_s")), fmt(rb.get("tokens_per_s")),
-                      _style(_ratio(ra.get("tokens_per_s"), rb.get("tokens_per_s")), lower_is_better=False),
-                      _style(_ratio(ra.get("energy_per_token_j"), rb.get("energy_per_token_j")), lower_is_better=True))
-    console.print(table)
+def print_comparison(run_a: dict, rows_a: list[dict], run_b: dict, rows_b: list[dict], console=None) -> None:
+    from attnbench.report.terminal import print_tables
+
+    print_tables(comparison(run_a, rows_a, run_b, rows_b), console)

@@ -11,7 +11,8 @@ import base64
 from html import escape
 from pathlib import Path
 
-from attnbench.report.report_data import Report, RunReport, Table
+from attnbench.report.report_data import Report, RunReport
+from attnbench.report.tables import Table
 
 BEST_MARK = "★"
 

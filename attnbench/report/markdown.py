@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 
-from attnbench.report.report_data import Report, Table
+from attnbench.report.report_data import Report
+from attnbench.report.tables import Table
 
 BEST_MARK = "★"
 # `_` inside a word (fwd_bwd, x86_64) is not emphasis in CommonMark, so only a word-edge `_` is escaped

@@ -12,46 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from attnbench.errors import AttnbenchError
+from attnbench.report.charts import Chart, draw
 from attnbench.report.html import render_html
 from attnbench.report.markdown import render_markdown
-from attnbench.report.report_data import Chart, Report, build
+from attnbench.report.report_data import Report, build
 
 DEFAULT_OUT = "attnbench-results/report"
-
-# chart file suffix (from the plot helpers) -> caption; {x} is the swept parameter
-CAPTIONS = {
-    "median_ms": "kernel time (median ms) vs {x}: solid causal, dashed not causal",
-    "tflops": "kernel TFLOP/s vs {x}",
-    "peak_memory_mb": "kernel peak memory (MB) vs {x}",
-    "loss": "training loss per step, every variant from the same weights on the same batches",
-    "metrics": "per-step metrics, mean over steps, per variant",
-    "energy_per_token": "energy per training token (J)",
-}
-
-
-def draw_charts(info: dict, rows: list[dict], out_dir: str | os.PathLike) -> list[Chart]:
-    """The run's charts as PNG files in out_dir (named run<ID>_<metric>.png), with captions."""
-    from attnbench.report.kernel_plots import LABELS, swept_parameter
-
-    prefix = f"run{info['id']}"
-    if info.get("kind") == "kernel":
-        from attnbench.report.kernel_plots import plot_kernel_rows
-
-        kernel_rows = [r for r in rows if r.get("kind", "kernel") == "kernel"]
-        paths = plot_kernel_rows(kernel_rows, str(out_dir), prefix=prefix) if kernel_rows else []
-        x = LABELS[swept_parameter(kernel_rows) or "seq_len"] if kernel_rows else ""
-    elif info.get("kind") == "train":
-        from attnbench.report.train_plots import plot_train_rows
-
-        paths, x = plot_train_rows(rows, str(out_dir), prefix=prefix), ""
-    else:
-        return []
-    charts = []
-    for path in paths:
-        suffix = Path(path).stem[len(prefix) + 1:]
-        charts.append(Chart(CAPTIONS.get(suffix, suffix.replace("_", " ")).format(x=x), str(path)))
-    return charts
-
 
 def copy_charts(charts: list[Chart], out_dir: str | os.PathLike) -> list[Chart]:
     """Charts drawn elsewhere, copied into out_dir: drawing is slow, and the report folder stays whole."""
@@ -78,7 +44,7 @@ def build_report(store, run_ids: list[int | str], out_dir: str | os.PathLike,
         info = store.get_run(run_id)
         rows = store.measurements(run_id)
         given = (charts or {}).get(run_id)
-        runs.append((info, rows, draw_charts(info, rows, out_dir) if given is None
+        runs.append((info, rows, draw(info, rows, out_dir) if given is None
                      else copy_charts(given, out_dir)))
     return build(runs, source=str(store.path))
 

@@ -6,6 +6,11 @@ environment next to its numbers, so a figure can always say what produced it.
 
 Safety: a file that is not a SQLite database, is damaged, is some other program's database, or was
 written by a newer attnbench (higher schema version) raises AttnbenchError and is never modified.
+An older schema is migrated in one transaction (additions only, so older readers' data stays), or,
+where the file cannot be written, read as it is.
+
+Groups: runs that belong together (the kernel and train runs of one `attnbench run`) share a group,
+which keeps what made them (its kind, command and config).
 
 JSON columns follow attnbench.results.serialize (NaN and infinities are stored as null).
 """
@@ -28,7 +33,7 @@ from typing import Any
 from attnbench.errors import AttnbenchError
 from attnbench.results.serialize import dumps
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: groups of runs (what `attnbench run` calls a suite); 1 is migrated on opening
 DEFAULT_DB = "attnbench-results/results.db"  # relative to the current directory
 RUN_STATUSES = ("running", "ok", "interrupted", "failed")
 FINAL_STATUSES = ("ok", "interrupted", "failed")
@@ -49,7 +54,8 @@ CREATE TABLE runs (
     attnbench_version TEXT,
     pid INTEGER,
     hostname TEXT,
-    process_started REAL
+    process_started REAL,
+    group_id INTEGER REFERENCES groups (id)
 );
 CREATE INDEX runs_by_kind ON runs (kind, id);
 CREATE TABLE measurements (
@@ -65,9 +71,26 @@ CREATE TABLE measurements (
 );
 """
 
+_GROUPS_TABLE = """
+CREATE TABLE groups (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    command TEXT,
+    config_json TEXT NOT NULL,
+    created_at TEXT NOT NULL
+)"""
+_SCHEMA += _GROUPS_TABLE + ";"
+
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _command(command) -> str | None:
+    """A command as stored: an argv list joined as a shell would read it."""
+    if isinstance(command, (list, tuple)):
+        return shlex.join(str(part) for part in command)
+    return command
 
 
 def _loads(text: str | None) -> Any:
@@ -100,6 +123,7 @@ class ResultsStore:
         if not create and not self.path.is_file():
             raise self._missing()
         self._lock = threading.RLock()
+        self._groups = True  # False: a version-1 file that could not be migrated (read without groups)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -132,7 +156,9 @@ class ResultsStore:
                 "move it aside or choose another database path"
             ) from exc
         if tables:
-            self._check_version(tables, untouched)
+            version = self._check_version(tables, untouched)
+            if version < SCHEMA_VERSION:
+                self._migrate(version)
         elif not self._create:  # an empty file: not a results database yet, and a reader leaves it so
             raise self._missing()
         else:
@@ -164,12 +190,49 @@ class ResultsStore:
             raise AttnbenchError(
                 f"{str(self.path)!r} has no valid schema_version in its meta table; {untouched}"
             )
-        if version != SCHEMA_VERSION:
+        if version not in range(1, SCHEMA_VERSION + 1):
             fix = "upgrade attnbench" if version > SCHEMA_VERSION else "it was not written by attnbench"
             raise AttnbenchError(
-                f"{str(self.path)!r} has results schema version {version}, this attnbench reads version "
-                f"{SCHEMA_VERSION}: {fix}, or choose another database path; {untouched}"
+                f"{str(self.path)!r} has results schema version {version}, this attnbench reads versions "
+                f"1 to {SCHEMA_VERSION}: {fix}, or choose another database path; {untouched}"
             )
+        return version
+
+    def _migrate(self, version: int) -> None:
+        """Schema 1 -> 2 in one transaction: the groups table, runs.group_id, and a group for each suite
+        that version 1 recorded in its runs' configs (suite_kernel_run). A file that cannot be written
+        stays as it is and is read without groups."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # read-only file or folder: read version 1 as it is
+            self._groups = False
+            return
+        try:
+            current = int(self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+            if current == 1:  # another process may have migrated it meanwhile
+                self._conn.execute(_GROUPS_TABLE)
+                self._conn.execute("ALTER TABLE runs ADD COLUMN group_id INTEGER REFERENCES groups (id)")
+                self._group_legacy_suites()
+                self._conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def _group_legacy_suites(self) -> None:
+        """Version 1 kept a suite in its runs' configs: the kernel run's has suite_preset, the train run's
+        suite_kernel_run (the kernel run's id)."""
+        runs = {rid: (_loads(config) or {}, command, started) for rid, config, command, started in
+                self._conn.execute("SELECT id, config_json, command, started_at FROM runs ORDER BY id")}
+        for rid, (config, command, started) in runs.items():
+            if "suite_preset" not in config:
+                continue
+            members = [rid] + [other for other, (c, _, _) in runs.items() if c.get("suite_kernel_run") == rid]
+            group = {"preset": config["suite_preset"], "device": config.get("device")}
+            cur = self._conn.execute("INSERT INTO groups (kind, command, config_json, created_at) VALUES "
+                                     "('suite', ?, ?, ?)", (command, dumps(group), started))
+            self._conn.executemany("UPDATE runs SET group_id = ? WHERE id = ?",
+                                   [(cur.lastrowid, member) for member in members])
 
     def _create_schema(self) -> None:
         self._conn.execute("BEGIN IMMEDIATE")  # another process may be creating it at the same moment
@@ -200,18 +263,21 @@ class ResultsStore:
 
     @_guarded
     def start_run(
-        self, kind: str, command: str | list[str] | None, config: Mapping, environment: Mapping
+        self, kind: str, command: str | list[str] | None, config: Mapping, environment: Mapping,
+        group: int | None = None,
     ) -> int:
-        """A new run in status 'running'; returns its id. `command` may be an argv list."""
+        """A new run in status 'running' (in `group`, if given); returns its id. `command` may be an argv list."""
         if not isinstance(kind, str) or not kind:
             raise AttnbenchError(f"run kind {kind!r} is not valid: use a non-empty name such as 'kernel'")
-        if isinstance(command, (list, tuple)):
-            command = shlex.join(str(part) for part in command)
+        command = _command(command)
+        if group is not None:
+            self._require_group(group)
         from attnbench.results.environment import attnbench_version, process_start_time
 
         cur = self._conn.execute(
             "INSERT INTO runs (kind, command, config_json, environment_json, started_at, status,"
-            " attnbench_version, pid, hostname, process_started) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+            " attnbench_version, pid, hostname, process_started, group_id)"
+            " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
             (
                 kind,
                 command,
@@ -222,9 +288,41 @@ class ResultsStore:
                 os.getpid(),
                 socket.gethostname(),
                 process_start_time(os.getpid()),
+                group,
             ),
         )
         return int(cur.lastrowid)
+
+    @_guarded
+    def start_group(self, kind: str, command: str | list[str] | None, config: Mapping) -> int:
+        """A new group of runs (e.g. kind 'suite': the runs of one `attnbench run`); returns its id."""
+        if not isinstance(kind, str) or not kind:
+            raise AttnbenchError(f"group kind {kind!r} is not valid: use a non-empty name such as 'suite'")
+        self._require_groups()
+        cur = self._conn.execute("INSERT INTO groups (kind, command, config_json, created_at) VALUES (?, ?, ?, ?)",
+                                 (kind, _command(command), dumps(config or {}), _now()))
+        return int(cur.lastrowid)
+
+    @_guarded
+    def get_group(self, group_id: int) -> dict:
+        """A group with its config decoded and its runs' ids, oldest first."""
+        self._require_group(group_id)
+        gid, kind, command, config, created = self._conn.execute(
+            "SELECT id, kind, command, config_json, created_at FROM groups WHERE id = ?", (group_id,)).fetchone()
+        runs = [r[0] for r in self._conn.execute("SELECT id FROM runs WHERE group_id = ? ORDER BY id", (gid,))]
+        return {"id": gid, "kind": kind, "command": command, "config": _loads(config), "created_at": created,
+                "runs": runs}
+
+    def _require_groups(self) -> None:
+        if not self._groups:
+            raise AttnbenchError(f"results database {self.path} has schema version 1 and cannot be written "
+                                 "here, so it has no groups of runs: copy it somewhere writable to upgrade it")
+
+    def _require_group(self, group_id: int) -> None:
+        self._require_groups()
+        if isinstance(group_id, bool) or not isinstance(group_id, int) or self._conn.execute(
+                "SELECT 1 FROM groups WHERE id = ?", (group_id,)).fetchone() is None:
+            raise AttnbenchError(f"no group of runs with id {group_id!r} in {self.path}")
 
     @_guarded
     def finish_run(self, run_id: int, status: str, summary: Mapping | None = None) -> None:
@@ -266,12 +364,13 @@ class ResultsStore:
         return cur.rowcount
 
     @contextmanager
-    def run(self, kind: str, command, config: Mapping, environment: Mapping) -> Iterator[int]:
+    def run(self, kind: str, command, config: Mapping, environment: Mapping,
+            group: int | None = None) -> Iterator[int]:
         """Start a run and always finish it: 'ok' on normal exit, 'interrupted' on Ctrl-C, 'failed' on errors.
 
         Exceptions are re-raised; measurements already added stay in the database either way.
         """
-        with self._finishing(self.start_run(kind, command, config, environment)) as run_id:
+        with self._finishing(self.start_run(kind, command, config, environment, group)) as run_id:
             yield run_id
 
     @contextmanager
@@ -336,8 +435,10 @@ class ResultsStore:
     # -- measurements ------------------------------------------------------------------------------
 
     @_guarded
-    def add_measurement(self, run_id: int, data: Mapping, kind: str = "kernel") -> int:
-        """Append one record to a running run, committed at once. data['impl'] and data['status'] are indexed."""
+    def add_measurement(self, run_id: int, data: Mapping, kind: str | None = None) -> int:
+        """Append one record to a running run, committed at once. data['impl'] and data['status'] are indexed.
+
+        kind: the row kind (attnbench/rows/); None means the run's own kind."""
         if not isinstance(data, Mapping):
             raise AttnbenchError(f"a measurement must be a dict, not {type(data).__name__}")
         clash = [k for k in RESERVED_KEYS if k in data]
@@ -346,11 +447,13 @@ class ResultsStore:
                 f"measurement data may not use the key(s) {', '.join(map(repr, clash))}: "
                 f"the store sets {', '.join(RESERVED_KEYS)} itself; rename them"
             )
-        if not isinstance(kind, str) or not kind:
+        if kind is not None and (not isinstance(kind, str) or not kind):
             raise AttnbenchError(
-                f"measurement kind {kind!r} is not valid: use a non-empty name such as 'kernel'"
+                f"measurement kind {kind!r} is not valid: use a non-empty name such as 'kernel', or None"
             )
         status = self._require_run(run_id)
+        if kind is None:
+            kind = self._conn.execute("SELECT kind FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
         if status != "running":
             raise AttnbenchError(
                 f"run {run_id} is already finished ({status}); measurements go into a running run"
@@ -392,17 +495,17 @@ class ResultsStore:
 
     # -- reading runs ------------------------------------------------------------------------------
 
-    _RUN_COLUMNS = (
-        "id, kind, command, config_json, environment_json, started_at, ended_at, status, summary_json,"
-        " attnbench_version, pid, hostname, process_started,"
-        " (SELECT COUNT(*) FROM measurements m WHERE m.run_id = runs.id) AS n_measurements"
-    )
+    @property
+    def _run_columns(self) -> str:
+        return ("id, kind, command, config_json, environment_json, started_at, ended_at, status, summary_json,"
+                " attnbench_version, pid, hostname, process_started,"
+                " (SELECT COUNT(*) FROM measurements m WHERE m.run_id = runs.id) AS n_measurements, "
+                + ("group_id" if self._groups else "NULL AS group_id"))
 
     @staticmethod
     def _run_dict(row: sqlite3.Row | tuple) -> dict:
-        (rid, kind, command, config, env, started, ended, status, summary, version, pid, host, pstart, n) = (
-            row
-        )
+        (rid, kind, command, config, env, started, ended, status, summary, version, pid, host, pstart, n,
+         group) = row
         return {
             "id": rid,
             "kind": kind,
@@ -418,21 +521,27 @@ class ResultsStore:
             "hostname": host,
             "process_started": pstart,
             "n_measurements": n,
+            "group_id": group,
         }
 
     @_guarded
     def get_run(self, run_id: int) -> dict:
         """One run with its config, environment and summary decoded."""
         self._require_run(run_id)
-        row = self._conn.execute(f"SELECT {self._RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = self._conn.execute(f"SELECT {self._run_columns} FROM runs WHERE id = ?", (run_id,)).fetchone()
         return self._run_dict(row)
 
     @_guarded
-    def list_runs(self, kind: str | None = None) -> list[dict]:
-        """All runs (of one kind), newest first."""
-        sql, params = f"SELECT {self._RUN_COLUMNS} FROM runs", ()
+    def list_runs(self, kind: str | None = None, group: int | None = None) -> list[dict]:
+        """All runs (of one kind, of one group), newest first."""
+        where, params = [], []
         if kind is not None:
-            sql, params = sql + " WHERE kind = ?", (kind,)
+            where, params = ["kind = ?"], [kind]
+        if group is not None:
+            self._require_group(group)
+            where.append("group_id = ?")
+            params.append(group)
+        sql = f"SELECT {self._run_columns} FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
         return [self._run_dict(r) for r in self._conn.execute(sql + " ORDER BY id DESC", params)]
 
     @_guarded

@@ -91,12 +91,13 @@ TRAIN_CONFIG = {"model": "gpt2", "init": "random", "dataset": "sample", "batches
 def make_suite(db_path) -> tuple[ResultsStore, int, int]:
     """(store, kernel run id, train run id) in a fresh database."""
     store = ResultsStore(db_path)
-    with store.run("kernel", ["attnbench", "run"], {**KERNEL_CONFIG}, GPU_ENV) as kernel_id:
+    group = store.start_group("suite", ["attnbench", "run"], {"preset": "quick", "device": "cuda"})
+    with store.run("kernel", ["attnbench", "run"], {**KERNEL_CONFIG}, GPU_ENV, group) as kernel_id:
         for row in kernel_rows():
             store.add_measurement(kernel_id, row, kind="kernel")
         store.update_summary(kernel_id, {"headline": "fastest fwd_bwd at S=128: sdpa"})
     train_config = {**TRAIN_CONFIG, "suite_kernel_run": kernel_id}
-    with store.run("train", ["attnbench", "run"], train_config, GPU_ENV) as train_id:
+    with store.run("train", ["attnbench", "run"], train_config, GPU_ENV, group) as train_id:
         for kind, row in train_rows():
             store.add_measurement(train_id, row, kind=kind)
         store.update_summary(train_id, {"headline": "lowest validation loss 5.000: eager"})

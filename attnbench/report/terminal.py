@@ -1,0 +1,57 @@
+"""Tables in the terminal: the report's tables (report/tables.py), drawn with rich.
+
+The same columns, values and best marks as the HTML and Markdown report; only the spelling suits a
+terminal: a best value ends in '*', and labelled values read as the command line writes them (fwd).
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from attnbench.report.tables import Table
+
+BEST_MARK = "*"
+STATUS_STYLE = {"ok": "green", "invalid": "bold red", "oom": "yellow", "unsupported": "dim", "error": "red",
+                "failed": "red", "incomplete": "dim", "running": "dim", "interrupted": "dim"}
+CHANGE_STYLE = {"better": "green", "worse": "red"}
+
+
+def table_console(width: int = 200) -> Console:
+    """The terminal's own width when there is one; else `width`, so wide tables do not fold in logs and CI."""
+    return Console(width=None if Console().is_terminal else width)
+
+
+def _text(cell, status_column: bool, status: str) -> str:
+    text = escape(cell.short or cell.text)
+    if cell.best:
+        return f"[bold]{text}{BEST_MARK}[/]"
+    if cell.change in CHANGE_STYLE:
+        return f"[{CHANGE_STYLE[cell.change]}]{text}[/]"
+    if status_column and status in STATUS_STYLE:
+        return f"[{STATUS_STYLE[status]}]{text}[/]"
+    return text
+
+
+def print_table(table: Table, console: Console | None = None) -> None:
+    """One table; a rule between groups of competing rows; its note under it."""
+    console = console or table_console()
+    out = RichTable(title=escape(table.title))
+    for header in table.columns:
+        out.add_column(escape(header.title), justify="right" if header.numeric else "left",
+                       overflow="fold" if header.wrap else "ellipsis")
+    status_at = next((i for i, h in enumerate(table.columns) if h.key == "status"), None)
+    for i, (cells, status) in enumerate(zip(table.rows, table.row_status)):
+        out.add_row(*(_text(c, j == status_at, status) for j, c in enumerate(cells)),
+                    end_section=i + 1 in table.group_starts)
+    console.print(out)
+    if table.note:
+        marks = f"{BEST_MARK} best in its group. " if any(c.best for row in table.rows for c in row) else ""
+        console.print(f"[dim]{escape(marks + table.note)}[/]")
+
+
+def print_tables(tables: list[Table], console: Console | None = None) -> None:
+    console = console or table_console()
+    for table in tables:
+        print_table(table, console)
