@@ -4,43 +4,79 @@ built from them, checked before anything runs."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from attnbench.attention.registry import Attention, dtype_from_name, get_attention
-from attnbench.bench.sweep import parse_modes
+from attnbench.bench.sweep import bool_values, optional_sweep, parse_impls, parse_modes, sweep_values
 from attnbench.errors import AttnbenchError
 from attnbench.measure.flops import MODES
-from attnbench.settings import check_types
+from attnbench.settings import Presets, check_bounds, check_types, setting
+
+SWEEP = "SWEEP"  # N, N,M,..., START:STOP:xFACTOR or START:STOP:+STEP (bench/sweep.py)
+
+
+def _modes(value, what):
+    return parse_modes(value, what)
 
 
 @dataclass
 class KernelConfig:
     """What to sweep. List-valued fields are swept as a cartesian product; see `shapes()`."""
 
-    impls: list[str]
-    batch_size: list[int] = field(default_factory=lambda: [32])
-    seq_len: list[int] = field(default_factory=lambda: [1024])
-    num_heads: list[int] = field(default_factory=lambda: [32])
-    emb_dim: list[int] = field(default_factory=lambda: [2048])
-    head_dim: list[int] | None = None  # when given, emb_dim = num_heads * head_dim
-    kv_heads: int | None = None  # None: each variant's default (gqa: H/4, mla: 1, others: H)
-    tokens: int | None = None  # when given, batch = tokens // seq_len (constant work per row)
-    causal: list[bool] = field(default_factory=lambda: [False])
-    dtype: str = "bfloat16"
-    modes: list[str] = field(default_factory=lambda: list(MODES))
-    repeats: int = 30
-    warmup: int = 5
-    device: str = "cuda"
-    options: dict[str, Any] = field(default_factory=dict)  # given to every variant that has the option
-    per_impl_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # base options per variant
-    check: bool = True
-    check_budget_mb: int = 2048  # memory the float64 reference may use; longer checks run shorter
-    cross_check: bool = False  # also time each call with triton.testing.do_bench (CUDA)
-    seed: int = 0
+    impls: list[str] = setting(doc="variants, space- or comma-separated, or all", flag="--attn",
+                               aliases=("--impl",), nargs="+", parse=parse_impls, metavar="NAMES", default_text="eager,flash2 "
+                               "as in the lab", factory=lambda: ["eager", "flash2"])
+    batch_size: list[int] = setting(doc="batch size", parse=sweep_values, metavar=SWEEP, factory=lambda: [32])
+    seq_len: list[int] = setting(doc="sequence length", parse=sweep_values, metavar=SWEEP, factory=lambda: [1024])
+    num_heads: list[int] = setting(doc="number of query heads", parse=sweep_values, metavar=SWEEP,
+                                   factory=lambda: [32])
+    emb_dim: list[int] = setting(doc="embedding dimension; head size = emb_dim / num_heads", parse=sweep_values,
+                                 metavar=SWEEP, factory=lambda: [2048])
+    head_dim: list[int] | None = setting(None, "head size, in place of emb_dim / num_heads", parse=optional_sweep,
+                                         metavar=SWEEP, conflicts=("emb_dim",))
+    kv_heads: int | None = setting(None, "key/value heads", low=1,
+                                   default_text="the variant's own: gqa H/4, mla 1, the others H")
+    tokens: int | None = setting(None, "keep batch x seq_len = TOKENS (batch derived per sequence length)",
+                                 low=1, conflicts=("batch_size",))
+    causal: list[bool] = setting(doc="causal attention; --causal alone means true, both runs each shape both "
+                                     "ways", parse=bool_values, nargs="?", const="true",
+                                 metavar="true|false|both", factory=lambda: [False])
+    dtype: str = setting("bfloat16", "float32, float16 or bfloat16", default_text="bfloat16 on GPU, float32 on CPU")
+    modes: list[str] = setting(doc="fwd, bwd, fwd_bwd, a comma list, or all", flag="--mode", parse=_modes,
+                               default_text="all", factory=lambda: list(MODES))
+    repeats: int = setting(30, "timed repetitions per row", low=1)
+    warmup: int = setting(5, "untimed calls before timing", low=0)
+    device: str = setting("cuda", "cpu or cuda", default_text="cuda if present", command_line=False)
+    options: dict[str, Any] = setting(doc="given to every variant that has the option (--opt KEY=VALUE)",
+                                      factory=dict, command_line=False)
+    per_impl_options: dict[str, dict[str, Any]] = setting(doc="base options per variant", factory=dict,
+                                                          command_line=False)
+    check: bool = setting(True, "check each variant against its float64 reference before timing it",
+                          flag="--no-check", switch=False)
+    check_budget_mb: int = setting(2048, "memory the float64 reference may use; longer checks run shorter",
+                                   low=0, command_line=False)
+    cross_check: bool = setting(False, "also time every row with triton.testing.do_bench (CUDA), to check "
+                                       "the timer", switch=True)
+    seed: int = setting(0, "seed of the random inputs", command_line=False)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# The shapes of `--preset quick|full` (the kernel part of `attnbench run`): on a CPU small shapes; on
+# a GPU constant work per row (batch x length = 16384), 16 heads. Quick on a GPU keeps two lengths:
+# on an H200 a row took 1.2 s (139 of 4 lengths' 384 rows in 170 s), mostly compiling.
+PRESETS = Presets(by_name={
+    "quick": {"cpu": {"batch_size": [1], "seq_len": [64, 128, 256], "num_heads": [4], "head_dim": [32],
+                      "causal": [False, True], "repeats": 5, "warmup": 1},
+              "cuda": {"tokens": 16384, "seq_len": [1024, 4096], "num_heads": [16], "head_dim": [64],
+                       "causal": [False, True], "repeats": 30, "warmup": 5}},
+    "full": {"cpu": {"batch_size": [2], "seq_len": [64, 128, 256, 512, 1024], "num_heads": [8], "head_dim": [64],
+                     "causal": [False, True], "repeats": 10, "warmup": 2},
+             "cuda": {"tokens": 16384, "seq_len": [512, 1024, 2048, 4096, 8192, 16384], "num_heads": [16],
+                      "head_dim": [64, 128], "causal": [False, True], "repeats": 30, "warmup": 5}},
+})
 
 
 @dataclass(frozen=True)
@@ -88,6 +124,7 @@ def options_for(impl: str, cfg: KernelConfig) -> dict[str, Any]:
 def build_all(cfg: KernelConfig) -> dict[str, Attention]:
     """Build every variant up front, so a bad name, option or setting fails before anything runs."""
     check_types(cfg, "kernel setting")
+    check_bounds(cfg)
     dtype_from_name(cfg.dtype)
     parse_modes(cfg.modes)
     unused = set(cfg.options) - {k for impl in cfg.impls for k in options_for(impl, cfg)}

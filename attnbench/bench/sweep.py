@@ -1,5 +1,6 @@
 """Sweep values on the command line: `1024`, `8,16,32,64`, `512:16384:x2` (doubling), `64:256:+64`;
-causal `true|false|both`; modes `fwd,bwd` or `all`."""
+causal `true|false|both`; modes `fwd,bwd` or `all`; variants `sdpa,flex` or `all`. Each parser takes
+what the command line gives (text) and what a preset file holds (a number, text, or a list of them)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,44 @@ def _parse_range(text: str, what: str) -> list[int]:
     return list(range(start, stop + 1, increment))[: MAX_POINTS + 1]
 
 
+def sweep_values(value, what: str) -> list[int]:
+    """A sweep as typed (`512:4096:x2`) or as a file holds it (a number, text, or a list of either)."""
+    items = value if isinstance(value, list) and value else [value]
+    return [v for item in items for v in parse_sweep(str(item), what)]
+
+
+def optional_sweep(value, what: str) -> list[int] | None:
+    """A sweep, or None (a file's null: 'not given', e.g. head size derived from the embedding)."""
+    return None if value is None else sweep_values(value, what)
+
+
+def bool_values(value, what: str) -> list[bool]:
+    """`true|false|both` as typed, or a file's true, "both" or [false, true]."""
+    items = value if isinstance(value, list) and value else [value]
+    return list(dict.fromkeys(b for item in items for b in parse_bools(str(item), what)))
+
+
+def parse_impls(values, what: str = "attn") -> list[str]:
+    """`--attn a b`, `--attn a,b`, `--attn all` or a file's "a,b" / ["a", "b"] -> registered names.
+    Every name is checked, also beside `all` (a typo must not vanish into it); unknown ones get the
+    closest name."""
+    from attnbench.attention.registry import all_specs, get_spec
+
+    values = values if isinstance(values, list) else [values]
+    bad = [v for v in values if not isinstance(v, str)]
+    if bad:  # a preset file's ["sdpa", 5]
+        raise AttnbenchError(f"variant name {bad[0]!r} is not a string; give names like sdpa,flex or all")
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    if not names:
+        raise AttnbenchError(f"--{what} needs at least one variant name (or all)")
+    for name in names:
+        if name != "all":
+            get_spec(name)  # raises with the closest name
+    if "all" in names:
+        return list(all_specs())
+    return list(dict.fromkeys(names))
+
+
 def parse_bools(text: str, what: str) -> list[bool]:
     """`true`, `false` or `both` -> [True], [False], [False, True]."""
     table = {"true": [True], "yes": [True], "1": [True], "false": [False], "no": [False], "0": [False],
@@ -66,7 +105,7 @@ def parse_bools(text: str, what: str) -> list[bool]:
     return table[key]
 
 
-def parse_modes(value: str | list) -> list[str]:
+def parse_modes(value: str | list, what: str = "mode") -> list[str]:
     """`fwd`, `fwd,bwd`, `all` (or a list of these, from a preset file) -> mode names, checked."""
     items = value if isinstance(value, list) else [value]
     modes = [m.strip() for item in items for m in str(item).split(",") if m.strip()]

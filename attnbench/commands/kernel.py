@@ -10,19 +10,18 @@ The lab's three studies, one command each:
 from __future__ import annotations
 
 from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
-from attnbench.bench.sweep import parse_bools, parse_modes, parse_sweep
+from attnbench.bench.kernel_config import PRESETS, SWEEP
 from attnbench.commands.options import (
     add_tracker_arguments,
     check_writable,
     default_dtype,
     log_to_trackers,
-    parse_impls,
     parse_variant_options,
     resolve_device,
 )
-from attnbench.errors import AttnbenchError
 from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.kernel import KERNEL, KERNEL_ROWS
+from attnbench.settings import add_arguments, build, given
 
 SHORTCUT_OPTIONS = ("window", "density", "latent_dim", "n_hashes")  # --window etc. = --opt window=...
 
@@ -41,57 +40,31 @@ def add_parser(sub):
 
 
 def add_sweep_arguments(p):
-    g = p.add_argument_group("what to run (N, N,M,..., START:STOP:xFACTOR or START:STOP:+STEP sweep a value)")
-    g.add_argument("--impl", nargs="+", default=["eager,flash2"],
-                   help="variants, space- or comma-separated, or all (default: eager,flash2 as in the lab)")
-    g.add_argument("--batch-size", default="32", help="batch size (default 32)")
-    g.add_argument("--seq-len", default="1024", help="sequence length (default 1024)")
-    g.add_argument("--num-heads", default="32", help="number of query heads (default 32)")
-    g.add_argument("--emb-dim", default="2048", help="embedding dimension; head size = emb_dim / num_heads "
-                                                     "(default 2048)")
-    g.add_argument("--head-dim", default=None, help="head size; overrides --emb-dim")
-    g.add_argument("--kv-heads", type=int, default=None, help="key/value heads (default: the variant's own; "
-                                                              "gqa uses H/4)")
-    g.add_argument("--tokens", type=int, default=None,
-                   help="keep batch x seq_len = TOKENS (batch derived per sequence length)")
-    g.add_argument("--causal", nargs="?", const="true", default="false", metavar="true|false|both",
-                   help="causal attention; --causal alone means true, both runs each shape both ways")
-    g.add_argument("--dtype", default=None, help="float32, float16 or bfloat16 (default: bfloat16 on GPU, "
-                                                 "float32 on CPU)")
-    g.add_argument("--mode", default="all", help="fwd, bwd, fwd_bwd, a comma list, or all (default)")
-    g.add_argument("--repeats", type=int, default=30, help="timed repetitions per row (default 30)")
-    g.add_argument("--warmup", type=int, default=5, help="untimed calls before timing (default 5)")
+    """The sweep's settings (declared in KernelConfig), --device, and variant options."""
+    g = p.add_argument_group(f"what to run ({SWEEP}: N, N,M,..., START:STOP:xFACTOR or START:STOP:+STEP)")
+    g.add_argument("--preset", default=None, help=f"{', '.join(PRESETS.names())} (the shapes of `attnbench run` "
+                                                  "on this device), or a JSON file of settings; what you type "
+                                                  "on the command line wins over it")
+    add_arguments(g, KernelConfig)
     g.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     g.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                    help="variant option, given to every variant that has it (e.g. --opt window=256)")
     for name in SHORTCUT_OPTIONS:
         g.add_argument("--" + name.replace("_", "-"), dest=f"shortcut_{name}", default=None,
                        help=f"same as --opt {name}=VALUE")
-    g.add_argument("--no-check", action="store_true", help="skip the accuracy check against the reference")
-    g.add_argument("--cross-check", action="store_true",
-                   help="also time every row with triton.testing.do_bench (CUDA), to check the timer")
 
 
 def config_from_args(args) -> KernelConfig:
-    impls = parse_impls(args.impl)
     device = resolve_device(args.device)
+    typed = given(KernelConfig, args)
+    impls = typed.get("impls") or KernelConfig().impls
     pairs = list(args.opt) + [f"{name}={getattr(args, 'shortcut_' + name)}" for name in SHORTCUT_OPTIONS
                               if getattr(args, "shortcut_" + name) is not None]
-    modes = parse_modes(args.mode)
-    for flag, value, least in (("repeats", args.repeats, 1), ("warmup", args.warmup, 0),
-                               ("kv-heads", args.kv_heads, 1), ("tokens", args.tokens, 1)):
-        if value is not None and value < least:
-            raise AttnbenchError(f"--{flag} {value}: must be at least {least}")
-    return KernelConfig(
-        impls=impls, batch_size=parse_sweep(args.batch_size, "batch-size"),
-        seq_len=parse_sweep(args.seq_len, "seq-len"), num_heads=parse_sweep(args.num_heads, "num-heads"),
-        emb_dim=parse_sweep(args.emb_dim, "emb-dim"),
-        head_dim=parse_sweep(args.head_dim, "head-dim") if args.head_dim else None,
-        kv_heads=args.kv_heads, tokens=args.tokens, causal=parse_bools(args.causal, "causal"),
-        dtype=args.dtype or default_dtype(device), modes=modes, repeats=args.repeats, warmup=args.warmup,
-        device=device, options=parse_variant_options(pairs, impls), check=not args.no_check,
-        cross_check=args.cross_check,
-    )
+    device_defaults = {"device": device, "dtype": default_dtype(device)}
+    preset = PRESETS.settings(args.preset, device, KernelConfig) if args.preset else {}
+    impls = typed.get("impls") or preset.get("impls") or impls
+    return build(KernelConfig, [device_defaults, preset, typed, {"options": parse_variant_options(pairs, impls)}],
+                 "kernel setting")
 
 
 def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group: int | None = None):

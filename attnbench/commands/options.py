@@ -7,23 +7,9 @@ from pathlib import Path
 
 import torch
 
-from attnbench.attention.registry import all_specs, get_spec
+from attnbench.attention.registry import get_spec
+from attnbench.bench.sweep import parse_impls  # noqa: F401  (commands take variant lists through it)
 from attnbench.errors import AttnbenchError, closest
-
-
-def parse_impls(values: list[str]) -> list[str]:
-    """`--impl a b`, `--impl a,b` or `--impl all` -> registered names (unknown ones get a suggestion)."""
-    bad = [v for v in values if not isinstance(v, str)]
-    if bad:  # a preset file's ["sdpa", 5]
-        raise AttnbenchError(f"variant name {bad[0]!r} is not a string; give names like sdpa,flex or all")
-    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
-    if not names:
-        raise AttnbenchError("--impl needs at least one variant name (or all)")
-    if "all" in names:
-        return list(all_specs())
-    for name in names:
-        get_spec(name)  # raises with the closest name
-    return list(dict.fromkeys(names))
 
 
 def _convert(text: str, default):

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import fields
 
 from attnbench.attention.registry import all_specs
-from attnbench.bench.kernel import KernelConfig, build_all
-from attnbench.bench.sweep import parse_bools, parse_modes, parse_sweep
+from attnbench.bench.kernel_config import PRESETS as KERNEL_PRESETS
+from attnbench.bench.kernel_config import KernelConfig, build_all
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
     add_tracker_arguments,
@@ -27,26 +26,19 @@ from attnbench.commands.options import (
     resolve_device,
 )
 from attnbench.data.conversations import check_dataset
-from attnbench.errors import AttnbenchError, closest, int_option
+from attnbench.errors import AttnbenchError, closest
 from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.kernel import KERNEL, MODE_NAMES
 from attnbench.rows.train import TRAIN
-from attnbench.settings import check_keys, read_json_object
+from attnbench.settings import build, check_keys, from_file, read_json_object
 
-# (preset, device) -> kernel sweep and training settings; variants and causal both ways are added
-SUITES = {
-    ("quick", "cpu"): (dict(batch_size=[1], seq_len=[64, 128, 256], num_heads=[4], head_dim=[32], repeats=5,
-                            warmup=1), {"preset": "fast"}),
-    # two lengths: on an H200 a row took 1.2 s (139 of 4 lengths' 384 rows in 170 s), mostly compiling
-    ("quick", "cuda"): (dict(tokens=16384, seq_len=[1024, 4096], num_heads=[16], head_dim=[64],
-                             repeats=30, warmup=5),
-                        {"model": "gpt2", "batches": 20, "batch_size": 8, "seq_len": 256}),
-    ("full", "cpu"): (dict(batch_size=[2], seq_len=[64, 128, 256, 512, 1024], num_heads=[8], head_dim=[64],
-                           repeats=10, warmup=2), {"preset": "full", "model": "gpt2-mini", "batches": 20}),
-    ("full", "cuda"): (dict(tokens=16384, seq_len=[512, 1024, 2048, 4096, 8192, 16384], num_heads=[16],
-                            head_dim=[64, 128], repeats=30, warmup=5), {"preset": "gpu"}),
-}
-PRESET_NAMES = ("quick", "full")
+# (preset, device) -> the kernel sweep's settings and the training's: each command's own preset of
+# that name (bench/kernel_config.py, bench/train_config.py), the training on a CPU's full suite smaller
+SUITES = {(name, device): (KERNEL_PRESETS.by_name[name][device],
+                           {"preset": name, **({"model": "gpt2-mini", "batches": 20}
+                                               if (name, device) == ("full", "cpu") else {})})
+          for name in KERNEL_PRESETS.by_name for device in ("cpu", "cuda")}
+PRESET_NAMES = tuple(KERNEL_PRESETS.by_name)
 
 
 def add_parser(sub):
@@ -64,16 +56,16 @@ def add_parser(sub):
 
 def suite_configs(preset: str, device: str) -> tuple[KernelConfig, TrainConfig]:
     """The kernel sweep and the training of a suite, for every registered variant."""
-    overrides: dict = {"kernel": {}, "train": {}}
+    file: dict = {"kernel": {}, "train": {}}
     if preset not in PRESET_NAMES:
-        overrides = _preset_file(preset)
+        file = _preset_file(preset)
         preset = "quick"
     kernel_settings, train_settings = SUITES[(preset, device)]
-    cfg = KernelConfig(**{"impls": list(all_specs()), "causal": [False, True], "dtype": default_dtype(device),
-                          "device": device, **kernel_settings, **overrides["kernel"]})  # the file's keys win
+    base = {"impls": list(all_specs()), "causal": [False, True], "dtype": default_dtype(device), "device": device}
     if device == "cpu":  # small CPU shapes: each variant with the options made for them (lsh buckets...)
-        cfg.per_impl_options = {name: dict(spec.example_options) for name, spec in all_specs().items()}
-    train = {"attn": list(all_specs()), **train_settings, **overrides["train"], "device": device}
+        base["per_impl_options"] = {name: dict(spec.example_options) for name, spec in all_specs().items()}
+    cfg = build(KernelConfig, [base, kernel_settings, file["kernel"]], "kernel setting")  # the file's keys win
+    train = {"attn": list(all_specs()), **train_settings, **file["train"], "device": device}
     train_cfg = make_config(train.pop("preset", None), train)
     build_all(cfg)  # names, options and settings are checked now: nothing is recorded for a bad suite
     parse_impls(train_cfg.attn)  # and the training's now, not after the kernel sweep
@@ -82,32 +74,14 @@ def suite_configs(preset: str, device: str) -> tuple[KernelConfig, TrainConfig]:
 
 
 def _preset_file(path: str) -> dict:
+    """A suite file: {"kernel": {KernelConfig fields}, "train": {TrainConfig fields}}, each read as the
+    command line reads its values; a bad one is one line now, not a failed run later."""
     if not os.path.isfile(path):
         raise AttnbenchError(f"--preset {path!r}{closest(path, PRESET_NAMES)}: use quick, full or a JSON file")
     values = read_json_object(path)
     check_keys(values, ("kernel", "train"), f'--preset {path} (expected {{"kernel": {{...}}, "train": {{...}}}})')
-    kernel = values.get("kernel", {})
-    check_keys(kernel, (f.name for f in fields(KernelConfig)), f"--preset {path}, kernel")
-    return {"kernel": _checked_kernel_values(kernel, path), "train": values.get("train", {})}
-
-
-def _checked_kernel_values(kernel: dict, path: str) -> dict:
-    """Sweep values parsed as on the command line: a bad one is one line now, not a failed run later."""
-    checked = dict(kernel)
-    for key in ("batch_size", "seq_len", "num_heads", "emb_dim", "head_dim", "causal"):
-        if key not in kernel or (key == "head_dim" and kernel[key] is None):  # None: head size from emb_dim
-            continue
-        items = kernel[key] if isinstance(kernel[key], list) and kernel[key] else [kernel[key]]
-        parse = parse_bools if key == "causal" else parse_sweep
-        checked[key] = [value for item in items for value in parse(str(item), f"preset {path}: kernel {key}")]
-    if "modes" in kernel:  # "fwd" or "fwd,bwd" as on the command line, not read letter by letter
-        checked["modes"] = parse_modes(kernel["modes"])
-    if "impls" in kernel:
-        checked["impls"] = parse_impls(kernel["impls"] if isinstance(kernel["impls"], list) else [kernel["impls"]])
-    for key, low in (("repeats", 1), ("warmup", 0), ("tokens", 1), ("kv_heads", 1)):
-        if kernel.get(key) is not None:
-            int_option(f"--preset {path}", f"kernel {key}", kernel[key], low)
-    return checked
+    return {"kernel": from_file(KernelConfig, values.get("kernel", {}), f"--preset {path}: kernel"),
+            "train": values.get("train", {})}
 
 
 SUITE = "suite"  # the kind of the group of runs one `attnbench run` makes

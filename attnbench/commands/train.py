@@ -1,15 +1,15 @@
 """`attnbench train`: GPT-2 training with each attention variant, profiled per step.
 
-  attnbench train                                   # fast preset: every variant, a tiny GPT-2, CPU-friendly
+  attnbench train                                   # every variant, a tiny GPT-2, 2 batches: CPU-friendly
   attnbench train --attn eager,flash2 --preset full --model gpt2 --device cuda
-  attnbench train --preset gpu --attn sdpa,flex     # GPT-2 124M, sequence 1024, batch 16 (the GPU yardstick)
+  attnbench train --preset full --attn sdpa,flex    # on a GPU: GPT-2 124M, sequence 1024, batch 16 (the yardstick)
 """
 
 from __future__ import annotations
 
 import argparse
 
-from attnbench.bench.train_config import MODEL_SIZES, PRESETS, TrainConfig, make_config
+from attnbench.bench.train_config import PRESETS, TrainConfig, make_config
 from attnbench.commands.options import (
     add_tracker_arguments,
     check_writable,
@@ -20,29 +20,16 @@ from attnbench.commands.options import (
 )
 from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.train import STEP_ROWS, SUMMARY_ROWS, TRAIN
+from attnbench.settings import add_arguments, given
 
 
 def add_parser(sub):
     p = sub.add_parser("train", help="train GPT-2 with each attention variant, metrics per step",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--attn", nargs="+", default=None, help="variants (comma or space separated) or all")
-    p.add_argument("--model", default=None, help=f"one of {', '.join(MODEL_SIZES)} (default gpt2-tiny)")
-    p.add_argument("--preset", default=None, help=f"{', '.join(PRESETS)}, or a JSON file of settings")
-    p.add_argument("--batches", type=int, default=None, help="train on the first N batches only")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--seq-len", type=int, default=None)
-    p.add_argument("--vocab-size", type=int, default=None,
-                   help="model vocabulary for --init random (default: the tokenizer's; preset gpu: 50304)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--warmup-steps", type=int, default=None, help="linear learning-rate warm-up (default 0)")
-    p.add_argument("--grad-clip", type=float, default=None, help="clip the gradients' total norm (default: off)")
+    p.add_argument("--preset", default=None, help=f"{', '.join(PRESETS.names())}, or a JSON file of settings "
+                                                  "(what you type on the command line wins over it)")
+    add_arguments(p, TrainConfig)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
-    p.add_argument("--init", choices=["random", "pretrained"], default=None)
-    p.add_argument("--pretrained-path", default=None, help="local directory of GPT-2 weights (save_pretrained)")
-    p.add_argument("--dataset", default=None, help="sample (offline, default), tulu, or a .jsonl/.parquet file")
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    p.add_argument("--seed", type=int, default=None)
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                    help="variant option for every variant that has it (e.g. --opt kv_heads=4)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
@@ -51,13 +38,12 @@ def add_parser(sub):
 
 
 def config_from_args(args) -> tuple[TrainConfig, list[str]]:
-    overrides = {"model": args.model, "batches": args.batches, "batch_size": args.batch_size,
-                 "seq_len": args.seq_len, "vocab_size": args.vocab_size, "epochs": args.epochs, "lr": args.lr,
-                 "warmup_steps": args.warmup_steps, "grad_clip": args.grad_clip, "init": args.init,
-                 "pretrained_path": args.pretrained_path, "dataset": args.dataset, "compile": args.compile,
-                 "seed": args.seed, "attn": args.attn}
-    cfg = make_config(args.preset, overrides)
-    cfg.device = resolve_device(args.device or (cfg.device if args.preset else None))
+    typed = given(TrainConfig, args)
+    file_device = None
+    if args.preset and args.preset not in PRESETS.names():
+        file_device = PRESETS.settings(args.preset, "cpu", TrainConfig).get("device")
+    device = resolve_device(args.device or PRESETS.device(args.preset) or file_device)
+    cfg = make_config(args.preset, {**typed, "device": device})
     impls = parse_impls(cfg.attn)
     options = parse_variant_options(args.opt, impls)
     cfg.attn_options = {impl: {k: v for k, v in options.items() if k in _option_names(impl)} for impl in impls}
