@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from attnbench.errors import AttnbenchError
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("attnbench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `attnbench results verdict --format json | head`: the reader had enough
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit; let it go nowhere
+        return 0
     except OSError as e:  # an output path that cannot be written (a file where a folder must be...)
         if e.filename is None:
             raise

@@ -19,14 +19,12 @@ def add_parser(sub):
 
 
 def run(args):
+    from attnbench.commands.results import run_ids
     from attnbench.report.write import write_report
 
     store = ResultsStore(args.db, create=False)
     store.mark_stale_running()  # a run whose process died shows as interrupted, not running
-    runs = [store.resolve_run(r) for r in args.runs]
-    group = store.get_run(runs[0])["group_id"] if len(runs) == 1 else None
-    if group is not None:  # one run of a group (an `attnbench run` suite) comes with the group's runs before it
-        runs = [r for r in store.get_group(group)["runs"] if r <= runs[0]]
+    runs = run_ids(store, args.runs)
     html_path, md_path = write_report(store, runs, args.out)
     print(f"report: {html_path}")
     print(f"summary: {md_path}")

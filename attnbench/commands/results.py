@@ -24,6 +24,14 @@ def add_parser(sub):
     export.add_argument("run", help="run id, or last")
     export.add_argument("--format", choices=["csv", "json", "parquet"], default="csv")
     export.add_argument("--output", default=None, help="file to write (default: run<ID>.<format>)")
+    verdict = actions.add_parser("verdict", help="which attention to use, from stored runs (for scripts too)",
+                                 parents=[db])
+    verdict.add_argument("runs", nargs="*", default=["last"], metavar="RUN",
+                         help="run ids, or last (default); a run of a group (an attnbench run) brings the "
+                              "group's runs before it")
+    verdict.add_argument("--format", choices=["text", "json", "md"], default="text")
+    verdict.add_argument("--baseline", default="sdpa", help="the variant speedups are measured against "
+                                                             "(default: sdpa)")
 
 
 def run(args):
@@ -37,6 +45,8 @@ def run(args):
         base, other = (store.resolve_run(r) for r in args.runs)
         print_comparison(store.get_run(base), store.measurements(base), store.get_run(other), store.measurements(other))
         return 0
+    if args.action == "verdict":
+        return _verdict(store, args)
     if args.action == "export":
         from attnbench.results.export import export_rows
 
@@ -53,9 +63,8 @@ def run(args):
 
 def show_run(info: dict, rows: list[dict], title: str | None = None) -> None:
     """A stored run's tables in the terminal, as its report shows them."""
-    from attnbench.report.terminal import table_console
     from attnbench.report.tables import kind_tables
-    from attnbench.report.terminal import print_tables
+    from attnbench.report.terminal import print_tables, table_console
     from attnbench.rows import kind_of
 
     console = table_console()
@@ -63,6 +72,37 @@ def show_run(info: dict, rows: list[dict], title: str | None = None) -> None:
     tables = kind_tables(kind_of(info["kind"]), rows, info["id"], info["status"])
     console.print(f"[bold]{escape(title)}[/]" + ("" if tables else ": no rows"))
     print_tables(tables, console)
+
+
+def run_ids(store: ResultsStore, refs: list[str]) -> list[int]:
+    """Runs as the user named them; one run of a group comes with the group's runs before it (the train
+    run of an `attnbench run` with its kernel run)."""
+    ids = list(dict.fromkeys(store.resolve_run(r) for r in refs))
+    group = store.get_run(ids[0])["group_id"] if len(ids) == 1 else None
+    if group is not None:
+        ids = [r for r in store.get_group(group)["runs"] if r <= ids[0]]
+    return ids
+
+
+def _verdict(store: ResultsStore, args) -> int:
+    import json
+
+    from attnbench.report.markdown import md_escape, render_table
+    from attnbench.report.terminal import print_verdict
+    from attnbench.report.verdict import verdict, workload_table
+
+    runs = [(store.get_run(i), store.measurements(i)) for i in run_ids(store, args.runs)]
+    answer = verdict(runs, args.baseline)
+    if args.format == "json":
+        print(json.dumps(answer.to_dict(), indent=2, default=str))
+    elif args.format == "md":
+        lines = ["## Verdict: which attention to use", ""] + [f"- {md_escape(a)}" for a in answer.answers]
+        lines += [""] + [f"- _{md_escape(c)}_" for c in answer.caveats]
+        print("\n".join(lines) + "\n\n" + "\n".join(render_table(workload_table(w, answer.baseline))
+                                                  for w in answer.workloads))
+    else:
+        print_verdict(answer)
+    return 0
 
 
 def _list(store: ResultsStore) -> int:

@@ -149,6 +149,8 @@ def table_mode(kernel_rows: list[dict]) -> str | None:
 def show(args, kernel_id, kernel_rows, train_id, train_rows) -> None:
     from attnbench.commands.results import show_run
     from attnbench.report.charts import draw
+    from attnbench.report.terminal import print_verdict
+    from attnbench.report.verdict import verdict
     from attnbench.report.write import write_report
     from attnbench.results.store import ResultsStore
 
@@ -162,6 +164,7 @@ def show(args, kernel_id, kernel_rows, train_id, train_rows) -> None:
                  title=f"kernel run {kernel_id}: {mode} rows ({MODE_NAMES.get(mode, mode)}); all modes are in "
                        f"the database")
     show_run(train_info, train_rows, title=f"train run {train_id}")
+    print_verdict(verdict([(kernel_info, kernel_rows), (train_info, train_rows)]))
     charts = {info["id"]: draw(info, rows, args.plots)  # drawn once, copied into the report
               for info, rows in ((kernel_info, kernel_rows), (train_info, train_rows))}
     html_path, md_path = write_report(store, [kernel_id, train_id], args.report, charts=charts)

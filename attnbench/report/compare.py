@@ -18,13 +18,28 @@ def _ratio(a, b):
     return b / a if numbers and a else None
 
 
-def _change(ratio, better: str | None) -> str:
-    if ratio is None or better is None:
+def _change(ratio, better: str | None, overlap: bool) -> str:
+    """'better' or 'worse' beyond the band and beyond the measured noise (the two rows' spreads do not
+    overlap); '' for a difference that either could be."""
+    if ratio is None or better is None or overlap:
         return ""
     up, down = ratio > SLOWER, ratio < FASTER
     if better == LOWER:
         up, down = down, up
     return "better" if up else "worse" if down else ""
+
+
+def _overlap(column: Column, a: dict, b: dict) -> bool:
+    """Whether the two rows' declared spreads (e.g. time quartiles, or trial ranges) overlap."""
+    spans = []
+    for row in (a, b):
+        value = column.get(row)
+        lo, hi = (row.get(k) for k in column.spread) if column.spread else (None, None)
+        if not all(isinstance(x, (int, float)) for x in (value, lo, hi)):
+            return False  # no spread measured: only the band decides
+        spans.append((min(lo, value), max(hi, value)))
+    (lo_a, hi_a), (lo_b, hi_b) = spans
+    return lo_a <= hi_b and lo_b <= hi_a
 
 
 def _metrics(rk: RowKind, rows: list[dict]) -> list[Column]:
@@ -54,13 +69,13 @@ def compare_table(rk: RowKind, rows_a: list[dict], rows_b: list[dict], title: st
             va, vb = m.get(ra), m.get(rb)
             ratio = _ratio(va, vb)
             cells += [Cell(m.text(va)), Cell(m.text(vb)),
-                      Cell("-" if ratio is None else f"{ratio:.3f}", change=_change(ratio, m.better))]
+                      Cell("-" if ratio is None else f"{ratio:.3f}", change=_change(ratio, m.better, _overlap(m, ra, rb)))]
         table.rows.append(cells)
         table.row_status.append("ok")
     if not table.rows:
         return None
-    table.note = (f"ratio = B / A; marked where it is beyond {SLOWER - 1:.0%} in either direction: "
-                  "green better, red worse")
+    table.note = (f"ratio = B / A; marked where it is beyond {SLOWER - 1:.0%} in either direction and the two "
+                  "rows' measured spreads do not overlap: green better, red worse; anything else is within the noise")
     return table
 
 

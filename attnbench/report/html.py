@@ -55,6 +55,11 @@ figure { margin: 1rem 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e5e7eb; }
 figcaption { color: #57606a; font-size: .85rem; }
 nav a { margin-right: 1rem; }
+section.verdict { background: #f6f8fa; border: 1px solid #d0d7de; border-radius: 6px; padding: .6rem 1.2rem 1rem; }
+section.verdict h2 { margin-top: .4rem; border: none; }
+ul.answers li { margin: .35rem 0; font-size: 1rem; }
+ul.caveats li { color: #9a6700; }
+details summary { cursor: pointer; color: #2b4c7e; margin: .6rem 0; }
 """
 
 
@@ -107,6 +112,24 @@ def _run_section(run: RunReport) -> str:
     return "\n".join(parts)
 
 
+def _verdict_section(report: Report) -> str:
+    """The answer first: one line per question, what would make it less sure, and the rankings behind it."""
+    v = report.verdict
+    if v is None or not v.answers:
+        return ""
+    answers = "".join(f"<li>{_e(a)}</li>" for a in v.answers)
+    caveats = "".join(f"<li>{_e(c)}</li>" for c in v.caveats)
+    tables = "\n".join(render_table(t) for t in report.verdict_tables)
+    return (f'<section id="verdict" class="verdict">\n<h2>Verdict: which attention to use</h2>\n'
+            f'<ul class="answers">{answers}</ul>\n'
+            + (f'<ul class="caveats">{caveats}</ul>\n' if caveats else "")
+            + f'<p class="meta">Ranked on each benchmark\'s first key metric among the variants that passed '
+              f"their accuracy check; baseline {_e(v.baseline)}; a tie is an overlap of the measured spreads.</p>\n"
+            + (f"<details><summary>the ranking behind each answer ({len(report.verdict_tables)} workloads)"
+               f"</summary>\n{tables}\n</details>\n" if tables else "")
+            + "</section>\n")
+
+
 def render_html(report: Report) -> str:
     """The page: header (the question, what ran), environment, then per run its charts and tables."""
     ran = "".join(f'<li><a href="#run-{_e(r.run_id)}">{_e(r.kind)} run {_e(r.run_id)}</a> '
@@ -131,7 +154,7 @@ def render_html(report: Report) -> str:
 <p class="meta">Generated {_e(report.generated_at)}{source}. {BEST_MARK} and green: best in its group;
 red rows: invalid (failed the accuracy check) or error; yellow: out of memory; grey: unsupported.</p>
 </header>
-<h2>What ran</h2>
+{_verdict_section(report)}<h2>What ran</h2>
 <ul class="ran">{ran}</ul>
 <h2>Environment</h2>
 <table class="env"><tbody>{env}</tbody></table>

@@ -45,7 +45,12 @@ def render_markdown(report: Report, relative_to: str | os.PathLike | None = None
     out = [f"# {md_escape(report.title)}", "", f"**{md_escape(report.question)}**", "",
            f"Generated {md_escape(report.generated_at)}"
            + (f" from {_code(report.source)}" if report.source else "") + ". "
-           f"{BEST_MARK} marks the best value in its group.", "", "## What ran", ""]
+           f"{BEST_MARK} marks the best value in its group.", ""]
+    if report.verdict is not None and report.verdict.answers:
+        out += ["## Verdict: which attention to use", ""] + [f"- {md_escape(a)}" for a in report.verdict.answers]
+        out += [""] + [f"- _{md_escape(c)}_" for c in report.verdict.caveats] + ([""] if report.verdict.caveats else [])
+        out += [render_table(t) for t in report.verdict_tables]
+    out += ["## What ran", ""]
     for r in report.runs:
         out.append(f"- **{md_escape(r.kind)} run {r.run_id}** ({md_escape(r.status)}): "
                    f"{md_escape(r.what_ran)}")

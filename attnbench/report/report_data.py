@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from attnbench.report.charts import Chart
 from attnbench.report.tables import Table, kind_tables
+from attnbench.report.verdict import BASELINE, Verdict, verdict, workload_table
 from attnbench.rows import Kind, kind_of
 from attnbench.rows._text import counts
 
@@ -40,6 +41,8 @@ class Report:
     source: str  # the results database
     environment: list[tuple[str, str]]  # (field, value); a value that differs between runs names each run
     runs: list[RunReport]
+    verdict: Verdict | None = None  # the answer, said first
+    verdict_tables: list[Table] = field(default_factory=list)  # its evidence: each workload's ranking
 
 
 def kernel_table(rows: list[dict], run_id="") -> Table:
@@ -142,12 +145,14 @@ def run_report(info: dict, rows: list[dict], charts: list[Chart] | None = None) 
                      charts=list(charts or []), charts_first=sum(len(t.rows) for t in tables) > 30)
 
 
-def build(runs: list[tuple[dict, list[dict], list[Chart]]], source: str = "") -> Report:
-    """The whole report: runs in the order given, one environment table (differences named per run)."""
+def build(runs: list[tuple[dict, list[dict], list[Chart]]], source: str = "", baseline: str = BASELINE) -> Report:
+    """The whole report: the verdict, then runs in the order given, one environment table (differences
+    named per run)."""
     per_run = {info.get("id"): dict(environment_items(info)) for info, _, _ in runs}
     gpus = {(info.get("environment") or {}).get("gpu_name") for info, _, _ in runs}
     gpus.discard(None)
     where = f"this GPU ({', '.join(sorted(gpus))})" if gpus else "this machine (CPU)"
+    answer = verdict([(info, rows) for info, rows, _ in runs], baseline)
     return Report(
         title="attnbench report",
         question=f"Which attention implementation should this model use on {where}?",
@@ -155,4 +160,6 @@ def build(runs: list[tuple[dict, list[dict], list[Chart]]], source: str = "") ->
         source=source,
         environment=merge_environments(per_run),
         runs=[run_report(info, rows, charts) for info, rows, charts in runs],
+        verdict=answer,
+        verdict_tables=[workload_table(w, baseline) for w in answer.workloads],
     )

@@ -55,3 +55,14 @@ def print_tables(tables: list[Table], console: Console | None = None) -> None:
     console = console or table_console()
     for table in tables:
         print_table(table, console)
+
+
+def print_verdict(verdict, console: Console | None = None) -> None:
+    """The answer, one line per question, then what makes it less sure."""
+    console = console or table_console()
+    console.print(f"[bold]Verdict: which attention to use[/] [dim](baseline {escape(verdict.baseline)}; ties are "
+                  "overlapping spreads)[/]")
+    for answer in verdict.answers or ["nothing measured that can be ranked"]:
+        console.print(f"  [green]•[/] {escape(answer)}", highlight=False)
+    for caveat in verdict.caveats:
+        console.print(f"  [yellow]![/] {escape(caveat)}", highlight=False)

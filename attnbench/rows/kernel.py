@@ -21,6 +21,18 @@ def _backend_reason(row: dict) -> str:
     return " — ".join(str(x) for x in (row.get("backend"), row.get("reason")) if x)
 
 
+def work_changes(row: dict) -> str:
+    """What the variant changed in the shape asked for: its own key/value heads or head size (gqa, mla).
+    (A variant whose attention is another function, a window or a bias, says so through its reference.)"""
+    changes = []
+    heads, emb = row.get("num_heads"), row.get("emb_dim")
+    if row.get("kv_heads") not in (None, heads):
+        changes.append(f"{row['kv_heads']} key/value heads for {heads} query heads")
+    if heads and emb and row.get("head_dim") not in (None, emb // heads):
+        changes.append(f"head size {row['head_dim']} (not {emb // heads})")
+    return "; ".join(changes)
+
+
 KERNEL_ROWS = RowKind(
     name="kernel",
     title="kernel run {run}",
@@ -44,6 +56,8 @@ KERNEL_ROWS = RowKind(
     params=("head_dim", "kv_heads", "v_head_dim", "repeats", "warmup", "check_seq_len", "check_batch",
             "check_tolerance"),
     named_by=("mode",),
+    work=work_changes,
+    cost="rel_error",
     note=("Rows compete within a group (same shape, causality and mode), separated by a rule. "
           "Best among ok rows: lowest median time, highest TFLOP/s, lowest peak memory. "
           "TFLOP/s count only the (q, k) pairs each variant keeps (fwd 4·B·H·pairs·D, bwd 2.5×, "

@@ -40,6 +40,8 @@ class RowKind:
     params: tuple[str, ...] = ()
     named_by: tuple[str, ...] = ()
     note: str = ""
+    work: Callable[[dict], str] | None = None
+    cost: str | None = None
 
     def __post_init__(self):
         keys = [c.key for c in self.columns]

@@ -36,7 +36,9 @@ SUMMARY_ROWS = RowKind(
         Column("attention_used", "attention used", value=_attention_used, wrap=True),
         Column("kernel_reason", "kernel that ran / reason", value=_kernel_reason, wrap=True),
     ),
-    key_metrics=("val_loss", "tokens_per_s", "energy_per_token_j"),
+    key_metrics=("tokens_per_s", "val_loss", "energy_per_token_j"),
+    work=lambda row: "; ".join(row.get("model_changes") or []),
+    cost="val_loss",
     params=("steps", "tokens", "attention_calls", "model_size_mb", "flops", "attention_flops"),
     note=("Best among ok variants: lowest loss, perplexity, time and energy per token; "
           "highest tokens/s. Every variant starts from the same weights and sees the same batches."),
