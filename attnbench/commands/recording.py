@@ -54,6 +54,17 @@ def describe(row: dict) -> str:
     return f"{what} ok" + (f" {ms:.3g} ms" if ms is not None else "")
 
 
+def summarize(kind: Kind, info: dict, rows: list[dict]) -> dict:
+    """A finished run's summary: the kind's own totals, and as headline the run's verdict in one line."""
+    from attnbench.report.verdict import verdict
+
+    summary = dict(kind.summarize(rows)) if kind.summarize else {}
+    answers = verdict([(info, rows)]).answers
+    more = f" (+{len(answers) - 1} more: attnbench results verdict {info['id']})" if len(answers) > 1 else ""
+    summary["headline"] = answers[0] + more if answers else "no variant passed its accuracy check and ran"
+    return summary
+
+
 def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
            body: Callable[[Callable[[dict], None], Callable[[str], None]], None],
            extra_env: dict | None = None, resume: int | None = None, group: int | None = None):
@@ -104,6 +115,5 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
         # ran out of memory stops early), and its count says how many there really are
         progress.update(task, description=f"{kind.name}: done", total=len(rows), completed=len(rows))
         stored = store.measurements(run_id)  # the rows as stored, each with its kind
-        if kind.summarize:
-            store.update_summary(run_id, kind.summarize(stored))
+        store.update_summary(run_id, summarize(kind, store.get_run(run_id), stored))
     return run_id, stored

@@ -46,11 +46,32 @@ def pyplot():
 
 
 def variant_colours(names) -> dict:
-    """One colour per variant, the same in every chart of a run."""
+    """One colour per variant, the same in every chart of every report: by the variant's place in the
+    registry (the ten strong colours of tab20 first, then their light partners); variants the registry
+    does not know (a plugin not loaded) follow, in name order."""
+    from attnbench.attention.registry import all_specs
+
     plt = pyplot()
-    names = list(dict.fromkeys(names))
-    palette = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
-    return {name: palette(i % palette.N) for i, name in enumerate(names)}
+    palette = plt.get_cmap("tab20")
+    names = list(names)
+    known = list(all_specs())
+    order = known + sorted(n for n in set(names) if n not in known)
+    slot = {name: i for i, name in enumerate(order)}
+
+    def colour(i):
+        i %= 20
+        return palette(2 * i if i < 10 else 2 * (i - 10) + 1)
+
+    return {name: colour(slot[name]) for name in dict.fromkeys(names)}
+
+
+def shown(column, value):
+    """A value as its chart shows it, in the unit its table shows it in (a fraction shown as % is x100)."""
+    return value * 100 if value is not None and column.fmt.endswith("%") else value
+
+
+def axis_label(column) -> str:
+    return f"{column.label} (%)" if column.fmt.endswith("%") and "%" not in column.label else column.label
 
 
 def save(fig, out_dir: str, name: str) -> str:
@@ -77,13 +98,14 @@ def generic_charts(kind: Kind, rows: list[dict], out_dir: str, prefix: str) -> l
         colour = variant_colours(variants)
         fig, axes = plt.subplots(1, len(columns), figsize=(4 * len(columns), 3.2), squeeze=False)
         for ax, column in zip(axes[0], columns):
-            means = [mean(v for v in (column.get(r) for r in ok if r.get(VARIANT) == name) if v is not None)
+            means = [shown(column, mean(v for v in (column.get(r) for r in ok if r.get(VARIANT) == name)
+                                        if v is not None))
                      if any(column.get(r) is not None for r in ok if r.get(VARIANT) == name) else 0.0
                      for name in variants]
             ax.bar(range(len(variants)), means, color=[colour[v] for v in variants])
             ax.set_xticks(range(len(variants)), [str(v) for v in variants], rotation=45, ha="right", fontsize=7)
-            ax.set_ylabel(column.label)
-            ax.set_title(f"{column.label}: {column.better} is better", fontsize=9)
+            ax.set_ylabel(axis_label(column))
+            ax.set_title(f"{axis_label(column)}: {column.better} is better", fontsize=9)
         path = save(fig, out_dir, f"{prefix}_{rk.name}.png")
         charts.append(Chart(f"{rk.name}: each variant's mean over its ok rows", path))
     return charts

@@ -36,7 +36,11 @@ table { border-collapse: collapse; margin: .3rem 0 .4rem; font-size: .82rem; }
 th, td { padding: .2rem .5rem; border-bottom: 1px solid #e5e7eb; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; position: sticky; top: 0; white-space: nowrap; }
 td { white-space: nowrap; }
-td.wrap { white-space: normal; min-width: 12rem; }
+td.wrap { white-space: normal; min-width: 10rem; max-width: 26rem; overflow-wrap: anywhere; }
+p.filters label { margin-right: 1.2rem; }
+body:has(#show-unsupported:not(:checked)) tr.st-unsupported { display: none; }
+body:has(#show-failed:not(:checked)) tr.st-oom, body:has(#show-failed:not(:checked)) tr.st-error,
+body:has(#show-failed:not(:checked)) tr.st-invalid { display: none; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.group td { border-top: 2px solid #8c959f; }
 td.best { font-weight: 700; background: #dafbe1; }
@@ -67,7 +71,7 @@ def _e(value) -> str:
     return escape(str(value), quote=True)
 
 
-def render_table(table: Table) -> str:
+def render_table(table: Table, css: str = "results") -> str:
     head = "".join(f'<th title="{_e(c.better)} is better">{_e(c.title)}</th>' if c.better
                    else f"<th>{_e(c.title)}</th>" for c in table.columns)
     body = []
@@ -84,7 +88,7 @@ def render_table(table: Table) -> str:
             tds.append(f"<td{attr}{title}>{text}</td>")
         body.append(f'<tr class="{" ".join(classes)}">{"".join(tds)}</tr>')
     note = f'<p class="note">{_e(table.note)}</p>' if table.note else ""
-    return (f'<h3>{_e(table.title)}</h3>\n<div class="scroll"><table class="results">'
+    return (f'<h3>{_e(table.title)}</h3>\n<div class="scroll"><table class="{css}">'
             f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body)
             + "\n</tbody></table></div>\n" + note)
 
@@ -119,7 +123,7 @@ def _verdict_section(report: Report) -> str:
         return ""
     answers = "".join(f"<li>{_e(a)}</li>" for a in v.answers)
     caveats = "".join(f"<li>{_e(c)}</li>" for c in v.caveats)
-    tables = "\n".join(render_table(t) for t in report.verdict_tables)
+    tables = "\n".join(render_table(t, "ranking") for t in report.verdict_tables)
     return (f'<section id="verdict" class="verdict">\n<h2>Verdict: which attention to use</h2>\n'
             f'<ul class="answers">{answers}</ul>\n'
             + (f'<ul class="caveats">{caveats}</ul>\n' if caveats else "")
@@ -137,6 +141,9 @@ def render_html(report: Report) -> str:
                   + (f'<br><span class="headline">{_e(r.headline)}</span>' if r.headline else "") + "</li>"
                   for r in report.runs)
     env = "".join(f'<tr><td>{_e(k)}</td><td class="wrap">{_e(v)}</td></tr>' for k, v in report.environment)
+    statuses = [s for r in report.runs for t in r.tables for s in t.row_status]
+    unsupported = statuses.count("unsupported")
+    failed = sum(statuses.count(s) for s in ("oom", "error", "invalid"))
     source = f" from <code>{_e(report.source)}</code>" if report.source else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -153,6 +160,8 @@ def render_html(report: Report) -> str:
 <p class="question">{_e(report.question)}</p>
 <p class="meta">Generated {_e(report.generated_at)}{source}. {BEST_MARK} and green: best in its group;
 red rows: invalid (failed the accuracy check) or error; yellow: out of memory; grey: unsupported.</p>
+<p class="filters meta">Rows shown: <label><input type="checkbox" id="show-unsupported"> unsupported ({unsupported})</label>
+<label><input type="checkbox" id="show-failed" checked> out of memory, error, invalid ({failed})</label></p>
 </header>
 {_verdict_section(report)}<h2>What ran</h2>
 <ul class="ran">{ran}</ul>

@@ -5,7 +5,8 @@ Titles and units come from the training rows' declaration (attnbench/rows/train.
 
 from __future__ import annotations
 
-from attnbench.report.charts import Chart, pyplot, save, variant_colours
+from attnbench.report.charts import Chart, axis_label, pyplot, save, variant_colours
+from attnbench.report.charts import shown as as_shown
 from attnbench.rows.train import STEP_ROWS, SUMMARY_ROWS
 
 BAR_METRICS = ("train_time_s", "tokens_per_s", "inference_time_s", "gpu_memory_mb", "gpu_power_w",
@@ -50,10 +51,12 @@ def plot_train_rows(rows: list[dict], out_dir: str, prefix: str = "train") -> li
         nrows = -(-len(shown) // cols)
         fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 2.8 * nrows), squeeze=False)
         for ax, metric in zip(axes.flat, shown):
-            values = [means[i][metric] or 0.0 for i in impls]
+            column = STEP_ROWS.column(metric)
+            values = [as_shown(column, means[i][metric]) or 0.0 for i in impls]
             ax.bar(range(len(impls)), values, color=[color[i] for i in impls])
             ax.set_xticks(range(len(impls)), impls, rotation=45, ha="right", fontsize=7)
-            ax.set_title(f"{STEP_ROWS.column(metric).heading} (mean per step)", fontsize=9)
+            ax.set_title(f"{axis_label(column)}, mean per step: {column.better or 'no contest'}"
+                         + (" is better" if column.better else ""), fontsize=9)
         for ax in list(axes.flat)[len(shown):]:
             ax.axis("off")
         charts.append(Chart("per-step metrics, mean over steps, per variant",

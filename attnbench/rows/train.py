@@ -94,12 +94,9 @@ def describe(info: dict, rows: list[dict]) -> str:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """Each variant's status and the lowest validation loss."""
+    """Each variant's status (the headline is the run's verdict)."""
     done = [r for r in rows if r.get("kind") == SUMMARY_ROWS.name]
-    best = min((r for r in done if r.get("val_loss") is not None), key=lambda r: r["val_loss"], default=None)
-    return {"variants": len(done), "statuses": {r[VARIANT]: r["status"] for r in done},
-            "headline": (f"lowest validation loss {best['val_loss']:.4g}: {best[VARIANT]}" if best
-                         else "no variant finished")}
+    return {"variants": len(done), "statuses": {r[VARIANT]: r["status"] for r in done}}
 
 
 TRAIN = declare(Kind(
