@@ -16,7 +16,7 @@ def run(args):
     from attnbench.report.charts import draw
 
     check_writable("--out", args.out, folder=True)
-    store = ResultsStore(args.db, create=False)
+    store = ResultsStore(args.db, read_only=True)
     run_id = store.resolve_run(args.run)
     rows = store.measurements(run_id)
     if not rows:

@@ -22,7 +22,7 @@ def run(args):
     from attnbench.commands.results import run_ids
     from attnbench.report.write import write_report
 
-    store = ResultsStore(args.db, create=False)
+    store = ResultsStore(args.db, read_only=True)
     store.mark_stale_running()  # a run whose process died shows as interrupted, not running
     runs = run_ids(store, args.runs)
     html_path, md_path = write_report(store, runs, args.out)

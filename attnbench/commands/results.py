@@ -35,7 +35,7 @@ def add_parser(sub):
 
 
 def run(args):
-    store = ResultsStore(args.db, create=False)
+    store = ResultsStore(args.db, read_only=True)
     store.mark_stale_running()
     if args.action == "list":
         return _list(store)

@@ -25,6 +25,7 @@ import shlex
 import socket
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,19 +115,26 @@ def _guarded(method):
 class ResultsStore:
     """Runs and their measurements in one SQLite file. Use `with store.run(...) as run_id:` in benches."""
 
-    def __init__(self, path: str | os.PathLike = DEFAULT_DB, create: bool = True):
-        """create=False for readers: a mistyped path is an error, not a new empty database with no runs."""
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB, create: bool = True, read_only: bool = False):
+        """create=False for readers: a mistyped path is an error, not a new empty database with no runs.
+        read_only=True (implies create=False): the file is opened read-only, so a database on a read-only
+        file system, or one the user may only read, can be read; where its folder cannot be written either
+        (SQLite could not make its WAL index) it is read as immutable, as it is on disk."""
         self.path = Path(path)
-        self._create = create
+        self._create = create and not read_only
+        self.read_only = read_only
         if self.path.is_dir():
             raise AttnbenchError(f"results database path {str(self.path)!r} is a directory: give a file path")
-        if not create and not self.path.is_file():
+        if not self._create and not self.path.is_file():
             raise self._missing()
         self._lock = threading.RLock()
-        self._groups = True  # False: a version-1 file that could not be migrated (read without groups)
+        self._shown_interrupted: set[int] = set()  # read-only: stale runs shown, not marked, as interrupted
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            if read_only:
+                self._conn = self._connect_read_only()
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise AttnbenchError(f"cannot open results database {str(self.path)!r}: {exc}") from exc
         try:
@@ -139,6 +147,18 @@ class ResultsStore:
             raise
 
     # -- opening -----------------------------------------------------------------------------------
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """mode=ro, or immutable=1 where SQLite cannot even open it read-only (no write access to the folder
+        for the WAL index): the only way to read a WAL database on a read-only medium."""
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+        return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
     def _open(self) -> None:
         """Check the file read-only first; only a valid attnbench DB (or an empty file) is written to."""
@@ -163,6 +183,8 @@ class ResultsStore:
             raise self._missing()
         else:
             self._create_schema()
+        if self.read_only:
+            return
         # WAL: each commit is durable at once and readers never block the writer. Where WAL is impossible
         # (some network file systems) SQLite keeps its rollback journal, which is still crash-safe.
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -201,12 +223,17 @@ class ResultsStore:
     def _migrate(self, version: int) -> None:
         """Schema 1 -> 2 in one transaction: the groups table, runs.group_id, and a group for each suite
         that version 1 recorded in its runs' configs (suite_kernel_run). A file that cannot be written
-        stays as it is and is read without groups."""
+        stays as it is: its copy in memory is migrated and read."""
         try:
+            if self.read_only:
+                raise sqlite3.OperationalError("opened read-only")
             self._conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError:  # read-only file or folder: read version 1 as it is
-            self._groups = False
-            return
+        except sqlite3.OperationalError:  # a read-only file, folder or store: migrate a copy in memory
+            memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self._conn.backup(memory)
+            self._conn.close()
+            self._conn = memory
+            self._conn.execute("BEGIN IMMEDIATE")
         try:
             current = int(self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
             if current == 1:  # another process may have migrated it meanwhile
@@ -298,7 +325,6 @@ class ResultsStore:
         """A new group of runs (e.g. kind 'suite': the runs of one `attnbench run`); returns its id."""
         if not isinstance(kind, str) or not kind:
             raise AttnbenchError(f"group kind {kind!r} is not valid: use a non-empty name such as 'suite'")
-        self._require_groups()
         cur = self._conn.execute("INSERT INTO groups (kind, command, config_json, created_at) VALUES (?, ?, ?, ?)",
                                  (kind, _command(command), dumps(config or {}), _now()))
         return int(cur.lastrowid)
@@ -313,13 +339,7 @@ class ResultsStore:
         return {"id": gid, "kind": kind, "command": command, "config": _loads(config), "created_at": created,
                 "runs": runs}
 
-    def _require_groups(self) -> None:
-        if not self._groups:
-            raise AttnbenchError(f"results database {self.path} has schema version 1 and cannot be written "
-                                 "here, so it has no groups of runs: copy it somewhere writable to upgrade it")
-
     def _require_group(self, group_id: int) -> None:
-        self._require_groups()
         if isinstance(group_id, bool) or not isinstance(group_id, int) or self._conn.execute(
                 "SELECT 1 FROM groups WHERE id = ?", (group_id,)).fetchone() is None:
             raise AttnbenchError(f"no group of runs with id {group_id!r} in {self.path}")
@@ -405,7 +425,8 @@ class ResultsStore:
     def mark_stale_running(self) -> list[int]:
         """Mark 'interrupted' the runs still 'running' whose process (on this host) is gone; returns their ids.
 
-        Runs started on another host are left alone: we cannot see their processes.
+        Runs started on another host are left alone: we cannot see their processes. A store opened
+        read-only writes nothing: it shows them as interrupted to its own readers only.
         """
         from attnbench.results.environment import process_alive
 
@@ -416,6 +437,10 @@ class ResultsStore:
         stale = []
         for run_id, pid, hostname, started, summary_json in rows:
             if hostname != host or pid is None or process_alive(pid, started):
+                continue
+            stale.append(run_id)
+            if self.read_only:
+                self._shown_interrupted.add(run_id)
                 continue
             summary = _loads(summary_json) or {}
             summary["error"] = f"process {pid} on {hostname} ended without finishing the run"
@@ -429,7 +454,6 @@ class ResultsStore:
                 " WHERE id = ? AND status = 'running'",
                 (last, dumps(summary), run_id),
             )
-            stale.append(run_id)
         return stale
 
     # -- measurements ------------------------------------------------------------------------------
@@ -500,10 +524,9 @@ class ResultsStore:
         return ("id, kind, command, config_json, environment_json, started_at, ended_at, status, summary_json,"
                 " attnbench_version, pid, hostname, process_started,"
                 " (SELECT COUNT(*) FROM measurements m WHERE m.run_id = runs.id) AS n_measurements, "
-                + ("group_id" if self._groups else "NULL AS group_id"))
+                + "group_id")
 
-    @staticmethod
-    def _run_dict(row: sqlite3.Row | tuple) -> dict:
+    def _run_dict(self, row: sqlite3.Row | tuple) -> dict:
         (rid, kind, command, config, env, started, ended, status, summary, version, pid, host, pstart, n,
          group) = row
         return {
@@ -522,7 +545,7 @@ class ResultsStore:
             "process_started": pstart,
             "n_measurements": n,
             "group_id": group,
-        }
+        } | ({"status": "interrupted"} if rid in self._shown_interrupted else {})
 
     @_guarded
     def get_run(self, run_id: int) -> dict:
