@@ -3,7 +3,8 @@
 flash2 runs the flash_attn package when it imports, otherwise the FlashAttention-2 kernel that
 PyTorch vendors as its SDPA flash backend (pinned, never falling back); the backend string says
 which. Padding masks would need flash_attn's varlen API, not wired yet: the spec says so and
-calls with a key_mask are refused as unsupported.
+calls with a key_mask are refused as unsupported. flash4 runs FlashAttention-4 through
+attnbench.attention.fa4 (causal, GQA natively, right padding, windows, packed sequences: flash4_varlen).
 
 This module is attnbench's one door to the flash_attn package (flash2, flash4, and the window_size and
 alibi_slopes paths of sliding-window and alibi): one import, cached with memo, and one layout
@@ -20,7 +21,6 @@ from torch.nn.attention import SDPBackend
 from attnbench.attention._memo import memo
 from attnbench.attention.registry import importable, register
 from attnbench.attention.sdpa import pinned_sdpa
-from attnbench.errors import UnsupportedError
 
 FA2, FA4 = "flash_attn", "flash_attn.cute"
 
@@ -32,10 +32,13 @@ def flash_attn_module(name: str):
     if not importable(name):
         return None, f"{name} not installed"
     try:
-        return importlib.import_module(name), ""
+        module = importlib.import_module(name)
     except Exception as e:  # noqa: BLE001  a broken build is a reason to take another path, not a crash
         first_line = str(e).splitlines()[0][:200] if str(e) else ""
         return None, f"{name} does not import: {type(e).__name__}: {first_line}"
+    if not hasattr(module, "flash_attn_func"):  # flash-attn-4 alone leaves flash_attn a bare namespace
+        return None, f"{name} not installed (only a namespace package without flash_attn_func)"
+    return module, ""
 
 
 def flash_attn_func(name: str = FA2):
@@ -79,16 +82,21 @@ def _hopper_or_newer(device: torch.device) -> str | None:
     return None if major >= 9 else f"needs a Hopper or newer GPU (compute capability 9.0+), found {major}.{minor}"
 
 
-@register("flash4", summary="FlashAttention-4 (flash-attn-4, CuTe DSL), Hopper and newer",
-          exact=True, devices=("cuda",), dtypes=("float16", "bfloat16"), padding_mask=False,
-          requires=(FA4,),
-          check=_hopper_or_newer)
+@register("flash4", summary="FlashAttention-4 (flash-attn-4, CuTe DSL), Hopper and newer: native GQA, "
+          "right padding as used key lengths", exact=True, devices=("cuda",), dtypes=("float16", "bfloat16"),
+          requires=(FA4,), check=_hopper_or_newer)
 def build_flash4():
+    from attnbench.attention.fa4 import flash4_call  # at build: fa4 imports this module
+
     def flash4(q, k, v, *, causal, key_mask, scale):
-        why_not = flash_attn_module(FA4)[1]
-        if why_not:  # installed (the spec's `requires` passed) but broken: unsupported, with the reason
-            raise UnsupportedError(f"flash4: {why_not}")
-        out = call_flash_attn(q, k, v, package=FA4, softmax_scale=scale, causal=causal)
-        return out, "flash_attn.cute (FlashAttention-4)"
+        # installed (the spec's `requires` passed) but broken: flash4_call raises unsupported, with the reason
+        return flash4_call(q, k, v, causal=causal, scale=scale, key_mask=key_mask)
 
     return flash4
+
+
+def flash4_varlen(q_THD, k_THD, v_THD, cu_seqlens, max_seqlen, *, causal, scale, **options):
+    """FlashAttention-4 on packed sequences -> (out [T, H, Dv], what ran): see attnbench.attention.fa4."""
+    from attnbench.attention.fa4 import flash4_varlen as varlen
+
+    return varlen(q_THD, k_THD, v_THD, cu_seqlens, max_seqlen, causal=causal, scale=scale, **options)

@@ -29,7 +29,7 @@ from attnbench.errors import AttnbenchError, closest
 KernelFn = Callable[..., "tuple[torch.Tensor, str]"]
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
 ENTRY_POINT_GROUP = "attnbench.attention"
-_NOT_VARIANTS = {"registry", "reference", "inputs", "verify"}
+_NOT_VARIANTS = {"registry", "reference", "inputs", "verify", "fa4", "flash_impl"}
 
 
 @dataclass(frozen=True)
