@@ -8,6 +8,9 @@ Inside a compiled model (torch.compiler.is_compiling()) the kernels skip what dy
 (the private backend query, warning capture): one graph per model, no breaks per layer. There the
 `sdpa` label is the one read for the same signature outside the compile (training reads it in its
 eager FLOP-counting step); the dispatcher makes the same choice while tracing.
+
+Every call says what serves the flash backend (sdpa_call's flash_impl, attnbench.attention.flash_impl):
+PyTorch's own FlashAttention-2 for all of these; sdpa-fa4 (its own module) routes it through FA4.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from attnbench.attention.flash_impl import use_flash_impl
 from attnbench.attention.inputs import wants_grad
 from attnbench.attention.reference import causal_keep
 from attnbench.attention.registry import register
@@ -39,7 +43,9 @@ def sdpa_args(q, k, causal, key_mask) -> dict:
             "enable_gqa": k.shape[1] != q.shape[1]}
 
 
-def sdpa_call(q, k, v, *, causal, key_mask, scale):
+def sdpa_call(q, k, v, *, causal, key_mask, scale, flash_impl: str | None = None):
+    """SDPA with the flash backend served by `flash_impl` (None: PyTorch's own FA2; see flash_impl)."""
+    use_flash_impl(flash_impl)
     return F.scaled_dot_product_attention(q, k, v, scale=scale, **sdpa_args(q, k, causal, key_mask))
 
 
@@ -86,7 +92,7 @@ def _reason(message) -> str:
     return re.sub(r"\s*\(Triggered internally at [^)]*\)", "", str(message).split("\n")[0]).strip()
 
 
-def why_not(backend: SDPBackend, q, k, v, **call) -> str:
+def why_not(backend: SDPBackend, q, k, v, **call) -> str:  # call: sdpa_call's keywords
     """PyTorch's reasons (the warnings it gives) why `backend` refused a call. Only on refusal: capturing
     warnings around every successful call cost ~6 us inside timed regions."""
     with warnings.catch_warnings(record=True) as caught, sdpa_kernel([backend]):
@@ -98,24 +104,27 @@ def why_not(backend: SDPBackend, q, k, v, **call) -> str:
     return "; ".join(dict.fromkeys(_reason(w.message) for w in caught))
 
 
-def pinned_sdpa(backend: SDPBackend, label: str):
-    """A kernel that runs SDPA with only `backend` allowed, and says why when that is impossible."""
+def pinned_sdpa(backend: SDPBackend, label: str, flash_impl: str | None = None):
+    """A kernel that runs SDPA with only `backend` allowed, and says why when that is impossible.
+    flash_impl: what serves the flash backend (None: PyTorch's FA2; "FA4": attnbench.attention.flash_impl)."""
+    done = f"torch sdpa: {label} (pinned)" + (f" via the {flash_impl} impl" if flash_impl else "")
 
     def sdpa_pinned(q, k, v, *, causal, key_mask, scale):
+        call = {"causal": causal, "key_mask": key_mask, "scale": scale, "flash_impl": flash_impl}
         if torch.compiler.is_compiling():  # a backend that cannot run fails the compile instead
             with sdpa_kernel([backend]):
-                out = sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
-            return out, f"torch sdpa: {label} (pinned)"
+                out = sdpa_call(q, k, v, **call)
+            return out, done
         try:
             with sdpa_kernel([backend]):
-                out = sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
+                out = sdpa_call(q, k, v, **call)
         except RuntimeError as e:
             if "No available kernel" not in str(e):
                 raise
-            reasons = why_not(backend, q, k, v, causal=causal, key_mask=key_mask, scale=scale)
+            reasons = why_not(backend, q, k, v, **call)
             raise UnsupportedError(f"torch sdpa {label} backend cannot run these inputs"
                                    f"{': ' + reasons if reasons else ''}") from None
-        return out, f"torch sdpa: {label} (pinned)"
+        return out, done
 
     return sdpa_pinned
 
