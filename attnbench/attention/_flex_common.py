@@ -12,6 +12,13 @@ any torch version, and the first flex call raises the process's limit to at leas
 sets fail_on_recompile_limit_hit. A per-call config patch was tried and dropped: dynamo recompiles on
 state a call signature cannot see (grad mode after torch._dynamo.reset(), say), and the patch costs
 ~30 us per call inside timed loops. The kernel benchmark also resets dynamo at every new shape.
+
+Two kernel backends, chosen by each flex variant's `backend` option (FLEX_BACKENDS): "triton", the
+Triton kernels torch.compile generates (on CUDA asked for by name, kernel_options BACKEND="TRITON", so
+the AUTO heuristics never pick another), and "fa4", FlexAttention's FlashAttention-4 backend
+(kernel_options BACKEND="FLASH", torch 2.11+ with flash_attn.cute, Hopper or newer), which raises when
+it cannot take a mask or score_mod. A refusal is an UnsupportedError with torch's reason: never a
+silent fall back to Triton. The backend string says which ran.
 """
 
 from __future__ import annotations
@@ -26,9 +33,10 @@ from attnbench.attention._memo import memo
 from attnbench.attention.inputs import wants_grad
 from attnbench.attention.reference import expand_kv
 from attnbench.attention.registry import importable
-from attnbench.errors import AttnbenchError
+from attnbench.errors import AttnbenchError, UnsupportedError, closest
 
 RECOMPILE_LIMIT = 64  # compiled versions of flex_attention allowed per process before we raise
+FLEX_BACKENDS = ("triton", "fa4")  # FlexAttention's kernel backends a flex variant can be asked for
 DENSE_LABEL = "dense reference (FlexAttention has no CPU backward)"
 # torch 2.13's CPU template fails to lower flex inside a compiled HF model ("not enough values to unpack")
 DENSE_COMPILED_LABEL = "dense, compiled (FlexAttention's CPU template is not used inside a compiled model)"
@@ -40,6 +48,61 @@ def flex_check(device: torch.device) -> str | None:
     if device.type == "cuda" and not importable("triton"):
         return "FlexAttention on CUDA needs triton (torch.compile's GPU backend)"
     return None
+
+
+def check_backend(where: str, backend, extra: tuple[str, ...] = ()) -> str:
+    """`backend` if it is one of FLEX_BACKENDS (or the variant's `extra` ones), else a one-line error."""
+    valid = FLEX_BACKENDS + extra
+    if backend not in valid:
+        raise AttnbenchError(f"{where}: unknown backend {backend!r}{closest(str(backend), valid)}; "
+                             f"valid: {', '.join(valid)}")
+    return backend
+
+
+@memo
+def _torch_has_backend_option() -> bool:
+    from torch.nn.attention import flex_attention as fa
+
+    return "BACKEND" in getattr(getattr(fa, "FlexKernelOptions", None), "__annotations__", {})
+
+
+@memo
+def fa4_backend_unavailable(device: torch.device) -> str | None:
+    """Why FlexAttention's FA4 backend cannot run on `device` here, or None."""
+    if device.type != "cuda":
+        return f"runs on CUDA GPUs only, not {device.type}"
+    if not _torch_has_backend_option():
+        return f"torch {torch.__version__} has no flex_attention kernel_options BACKEND (2.11+)"
+    major, minor = torch.cuda.get_device_capability(device)
+    if major < 9:
+        return f"needs a Hopper or newer GPU (compute capability 9.0+), found {major}.{minor}"
+    from attnbench.attention.flash import FA4, flash_attn_module  # here: importing flash registers variants
+
+    return flash_attn_module(FA4)[1] or None
+
+
+def kernel_options(backend: str, device: torch.device) -> dict | None:
+    """flex_attention's kernel_options for `backend` (None on the CPU, and where torch predates BACKEND)."""
+    if backend == "fa4":
+        return {"BACKEND": "FLASH"}
+    return {"BACKEND": "TRITON"} if device.type == "cuda" and _torch_has_backend_option() else None
+
+
+def backend_label(backend: str, compile: bool, device: torch.device) -> str:
+    if backend == "fa4":
+        from attnbench.attention.fa4 import fa4_label
+
+        return f"flex (compiled, FA4 backend: {fa4_label()})"
+    if not compile:
+        return "flex (eager, unfused)"
+    return "flex (compiled, triton)" if device.type == "cuda" else "flex (compiled)"
+
+
+def _root_cause(e: BaseException) -> str:
+    while e.__cause__ is not None:
+        e = e.__cause__
+    first_line = str(e).splitlines()[0][:300] if str(e) else ""
+    return f"{type(e).__name__}: {first_line}"
 
 
 def resolve_compile(compile: bool | None, device: torch.device) -> bool:
@@ -133,12 +196,14 @@ def _guard_recompiles() -> type:
     return getattr(dynamo.exc, "FailOnRecompileLimitHit", RuntimeError)
 
 
-def run_flex(q_BHSD, k_BHSD, v_BHSD, *, block_mask, score_mod, scale, compile: bool):
+def run_flex(q_BHSD, k_BHSD, v_BHSD, *, block_mask, score_mod, scale, compile: bool, backend: str = "triton"):
     """flex_attention, compiled or eager; a call that would need a compile past the limit raises.
     Inside a compiled model the outer compile fuses flex itself (no nested compile, no guard)."""
+    options = kernel_options(backend, q_BHSD.device)
+    extra = {} if options is None else {"kernel_options": options}
     if torch.compiler.is_compiling():
         return flex_attention(q_BHSD, k_BHSD, v_BHSD, score_mod=score_mod, block_mask=block_mask, scale=scale,
-                              enable_gqa=q_BHSD.shape[1] != k_BHSD.shape[1])
+                              enable_gqa=q_BHSD.shape[1] != k_BHSD.shape[1], **extra)
     fn = compiled_flex() if compile else flex_attention  # eager flex also compiles (backend="eager")
     fail_type = _guard_recompiles()
     quiet = contextlib.nullcontext() if compile else warnings.catch_warnings()
@@ -147,7 +212,7 @@ def run_flex(q_BHSD, k_BHSD, v_BHSD, *, block_mask, score_mod, scale, compile: b
             if not compile:  # uncompiled on purpose (CPU default): the backend string says "eager, unfused"
                 warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
             return fn(q_BHSD, k_BHSD, v_BHSD, score_mod=score_mod, block_mask=block_mask, scale=scale,
-                      enable_gqa=q_BHSD.shape[1] != k_BHSD.shape[1])
+                      enable_gqa=q_BHSD.shape[1] != k_BHSD.shape[1], **extra)
     except fail_type as e:
         import torch._dynamo as dynamo
 
@@ -155,6 +220,10 @@ def run_flex(q_BHSD, k_BHSD, v_BHSD, *, block_mask, score_mod, scale, compile: b
             f"FlexAttention hit torch.compile's recompile limit ({dynamo.config.recompile_limit} compiled "
             "versions of flex_attention in this process); stopping rather than silently running the unfused "
             "fallback. Sweep fewer shapes/masks per process or raise torch._dynamo.config.recompile_limit") from e
+    except Exception as e:
+        if backend != "fa4" or isinstance(e, torch.OutOfMemoryError) or "out of memory" in str(e).lower():
+            raise
+        raise UnsupportedError(f"flex FA4 backend refused these inputs: {_root_cause(e)}") from e
 
 
 def dense_with_mods(q_BHSD, k_BHSD, v_BHSD, *, scale, mask_mod=None, score_mod=None):
@@ -178,8 +247,13 @@ def dense_with_mods(q_BHSD, k_BHSD, v_BHSD, *, scale, mask_mod=None, score_mod=N
     return torch.matmul(probs.to(v_BHSD.dtype), v_BHSD)
 
 
-def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, score_mod=None):
-    """Run FlexAttention (or, on CPU with gradients, the labelled dense path) -> (out, backend)."""
+def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, score_mod=None,
+                  backend: str = "triton"):
+    """Run FlexAttention on `backend` (or, on CPU with gradients, the labelled dense path) -> (out, backend)."""
+    if backend == "fa4":
+        why_not = fa4_backend_unavailable(q.device)
+        if why_not or compile is False:
+            raise UnsupportedError(f"flex FA4 backend: {why_not or 'runs compiled only (compile=False given)'}")
     grad = wants_grad(q, k, v)
     if q.device.type == "cpu" and (grad or torch.compiler.is_compiling()):
         mod = combined_mod(mask_mod, causal, key_mask)
@@ -187,6 +261,7 @@ def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, s
         return dense_with_mods(q, k, v, scale=scale, mask_mod=mod, score_mod=score_mod), label
     compile = resolve_compile(compile, q.device)
     block_mask = block_mask_for(mask_mod, causal, key_mask, q.shape[2], k.shape[2], q.device)
-    out = run_flex(q, k, v, block_mask=block_mask, score_mod=score_mod, scale=scale, compile=compile)
-    return out, "flex (compiled)" if compile else "flex (eager, unfused)"
+    out = run_flex(q, k, v, block_mask=block_mask, score_mod=score_mod, scale=scale, compile=compile,
+                   backend=backend)
+    return out, backend_label(backend, compile, q.device)
 

@@ -8,6 +8,7 @@ official implementation (`alibi_slopes`, reused by the models). With GQA the slo
 Kernels: on CUDA, flash_attn's alibi_slopes when the package imports and the call fits it (fp16/bf16,
 no padding mask, Sq == Sk); otherwise compiled FlexAttention with the bias as a score_mod (fused, no
 bias tensor). On CPU: scores, explicit [H, Sq, Sk] bias and softmax ("explicit bias (cpu)").
+Option `backend="fa4"`: always FlexAttention, on its FlashAttention-4 backend (CUDA; see _flex_common).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import math
 
 import torch
 
-from attnbench.attention._flex_common import flex_check, flex_or_dense
+from attnbench.attention._flex_common import check_backend, flex_check, flex_or_dense
 from attnbench.attention._memo import memo
 from attnbench.attention.eager import masked_scores_softmax
 from attnbench.attention.reference import dense_attention, expand_kv
@@ -78,21 +79,24 @@ def explicit_bias(q, k, v, *, causal, key_mask, scale):
     return torch.matmul(probs.to(v.dtype), v)
 
 
-@register("alibi", summary="ALiBi linear distance bias: flash_attn alibi_slopes, Flex score_mod, or explicit",
-          exact=True, check=flex_check, uses_if_installed=("flash_attn",), reference=reference)
-def build():
+@register("alibi", summary="ALiBi linear distance bias: flash_attn alibi_slopes, Flex score_mod (Triton or "
+          "FA4 backend), or explicit", exact=True, check=flex_check, uses_if_installed=("flash_attn",),
+          reference=reference)
+def build(backend: str = "triton"):
     # imported here, not at the top: importing flash.py registers flash2 and flash4, which would then
     # come before eager and alibi in `attnbench list` and in `--attn all`
     from attnbench.attention.flash import call_flash_attn, flash_attn_usable
 
+    backend = check_backend("alibi", backend)
+
     def alibi(q, k, v, *, causal, key_mask, scale):
-        if q.device.type == "cpu":
+        if backend == "triton" and q.device.type == "cpu":
             return explicit_bias(q, k, v, causal=causal, key_mask=key_mask, scale=scale), "explicit bias (cpu)"
-        if flash_attn_usable(q, k, key_mask):
+        if backend == "triton" and flash_attn_usable(q, k, key_mask):
             out = call_flash_attn(q, k, v, softmax_scale=scale, causal=causal,
                                   alibi_slopes=_slopes_on(q.shape[1], q.device))
             return out, "flash_attn (alibi_slopes)"
         return flex_or_dense(q, k, v, causal=causal, key_mask=key_mask, scale=scale, compile=None,
-                             score_mod=_alibi_mod(q.shape[1], q.device))
+                             score_mod=_alibi_mod(q.shape[1], q.device), backend=backend)
 
     return alibi

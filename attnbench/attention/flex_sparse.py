@@ -14,7 +14,8 @@ The pattern is a mask_mod at block granularity; FlexAttention's BlockMask (128x1
 tile the pattern drops entirely, so block_size multiples of 128 skip all dropped work; smaller blocks
 are still exact but only whole dropped 128-tiles are skipped. exact=True means exact softmax attention
 under this mask: as an approximation of full attention it is as good as the pattern.
-`kept_fraction` gives the exact kept share of the S*S pairs, for FLOP counts.
+`kept_fraction` gives the exact kept share of the S*S pairs, for FLOP counts. Option `backend`: "triton"
+(default) or "fa4", FlexAttention's FlashAttention-4 backend (see _flex_common).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from attnbench.attention._flex_common import flex_check, flex_or_dense
+from attnbench.attention._flex_common import check_backend, flex_check, flex_or_dense
 from attnbench.attention._memo import memo
 from attnbench.attention.reference import dense_attention
 from attnbench.attention.registry import masked_flops, register
@@ -129,12 +130,13 @@ def reference(q, k, v, *, causal, key_mask, scale, pattern="local-global", block
           example_options={"block_size": 8, "local_blocks": 1, "global_blocks": 1},
           forward_flops=masked_flops(kept_fraction))
 def build(pattern: str = "local-global", block_size: int = 128, local_blocks: int = 2, global_blocks: int = 1,
-          stride: int = 4, density: float | None = None, compile: bool | None = None):
+          stride: int = 4, density: float | None = None, compile: bool | None = None, backend: str = "triton"):
     base = _validated(pattern, block_size, local_blocks, global_blocks, stride, density)
+    backend = check_backend("flex-sparse", backend)
 
     def flex_sparse(q, k, v, *, causal, key_mask, scale):
         mod = _pattern_mod(resolve(k.shape[2], causal, base, density))
         return flex_or_dense(q, k, v, causal=causal, key_mask=key_mask, scale=scale, compile=compile,
-                             mask_mod=mod)
+                             mask_mod=mod, backend=backend)
 
     return flex_sparse
