@@ -37,6 +37,9 @@ def add_parser(sub):
     out.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
     out.add_argument("--plot", nargs="?", const="attnbench-results/plots", metavar="DIR",
                      help="draw time, TFLOP/s and memory plots as PNG into DIR (default attnbench-results/plots)")
+    out.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
+                     help="finish an interrupted or failed kernel run with its own settings, without repeating "
+                          "a row it measured")
 
 
 def add_sweep_arguments(p):
@@ -81,7 +84,8 @@ def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group:
     return record(KERNEL, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
                                                                on_progress=on_progress),
-                  extra_env={"matmul_ceiling_tflops": ceiling}, group=group)
+                  extra_env={"matmul_ceiling_tflops": ceiling}, group=group,
+                  resume_hint=f"attnbench kernel --resume {{run_id}} --db {db}")
 
 
 def resume(run_id: int, db: str):
@@ -101,7 +105,7 @@ def resume(run_id: int, db: str):
     return record(KERNEL, info["config"], cfg.device, db, max(total, 0),
                   lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
                                                                on_progress=on_progress, done=done),
-                  resume=run_id)
+                  resume=run_id, resume_hint=f"attnbench kernel --resume {{run_id}} --db {db}")
 
 
 def run(args):
@@ -109,12 +113,13 @@ def run(args):
     from attnbench.results.export import rows_to_csv, rows_to_json
     from attnbench.results.store import ResultsStore
 
-    cfg = config_from_args(args)
+    cfg = config_from_args(args) if args.resume is None else None
     for flag, path in (("--output", args.output), ("--csv", args.csv)):
         check_writable(flag, path)
     check_writable("--plot", args.plot, folder=True)
-    run_id, rows = execute(cfg, args.db)
-    show_run(ResultsStore(args.db).get_run(run_id), rows, title=f"kernel run {run_id} ({cfg.device}, {cfg.dtype})")
+    run_id, rows = execute(cfg, args.db) if cfg is not None else resume(args.resume, args.db)
+    info = ResultsStore(args.db).get_run(run_id)
+    show_run(info, rows, title=f"kernel run {run_id} ({info['config'].get('device')}, {info['config'].get('dtype')})")
     if args.output:
         print(f"rows written to {rows_to_json(rows, args.output)}")
     if args.csv:

@@ -67,13 +67,16 @@ def summarize(kind: Kind, info: dict, rows: list[dict]) -> dict:
 
 def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
            body: Callable[[Callable[[dict], None], Callable[[str], None]], None],
-           extra_env: dict | None = None, resume: int | None = None, group: int | None = None):
+           extra_env: dict | None = None, resume: int | None = None, group: int | None = None,
+           resume_hint: str | None = None):
     """Start a run of `kind`, call body(on_row, on_progress), store each row at once; return (run_id, rows).
 
     on_row(row, row_kind=None) stores a row (of the row kind named `row_kind`, default the kind's
     first); the rows returned are read back from the store, so they carry their kind and sequence
     number; the run's summary is the kind's. resume: an interrupted run to add to instead of starting
     a new one (body must skip what it already holds). group: the group of runs it belongs to.
+    resume_hint: the command that finishes the run if it is cut short ("{run_id}" filled in); a run
+    of a group is finished by `attnbench run --resume`.
     """
     kind = kind_of(kind) if isinstance(kind, str) else kind
     store = ResultsStore(db)
@@ -105,9 +108,9 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
             body(on_row, on_progress)
         except KeyboardInterrupt:
             progress.stop()
-            group_of = store.get_run(run_id)["group_id"]
-            hint = (f"; `attnbench run --resume {run_id} --db {db}` finishes it" if group_of is not None
-                    else "")
+            command = (f"attnbench run --resume {run_id} --db {db}" if store.get_run(run_id)["group_id"] is not None
+                       else (resume_hint or "").format(run_id=run_id))
+            hint = f"; `{command}` finishes it" if command else ""
             console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}{hint}[/]",
                           soft_wrap=True)  # the resume command stays one line a user can copy
             raise

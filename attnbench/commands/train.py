@@ -34,6 +34,9 @@ def add_parser(sub):
                    help="variant option for every variant that has it (e.g. --opt kv_heads=4)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
     p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
+    p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
+                   help="finish an interrupted or failed train run with its own settings: the variants it did "
+                        "not finish are trained (again from the same weights)")
     add_tracker_arguments(p)
 
 
@@ -79,7 +82,7 @@ def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | No
     return record(TRAIN, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_train_bench(cfg, impls, on_row=on_row, on_progress=on_progress,
                                                               peak_flops=peak_flops, prepared=prepared),
-                  resume=resume_run, group=group)
+                  resume=resume_run, group=group, resume_hint=f"attnbench train --resume {{run_id}} --db {db}")
 
 
 def resume(run_id: int, db: str):
@@ -105,10 +108,11 @@ def run(args):
     from attnbench.report.train_plots import plot_train_rows
     from attnbench.results.store import ResultsStore
 
-    cfg, impls = config_from_args(args)
+    cfg, impls = config_from_args(args) if args.resume is None else (None, None)
     check_writable("--plots", args.plots, folder=True)
-    run_id, rows = execute(cfg, impls, args.db)
-    show_run(ResultsStore(args.db).get_run(run_id), rows, title=f"train run {run_id} ({cfg.model}, {cfg.device})")
+    run_id, rows = execute(cfg, impls, args.db) if cfg is not None else resume(args.resume, args.db)
+    info = ResultsStore(args.db).get_run(run_id)
+    show_run(info, rows, title=f"train run {run_id} ({info['config'].get('model')}, {info['config'].get('device')})")
     for chart in plot_train_rows(rows, args.plots, prefix=f"run{run_id}"):
         print(f"plot: {chart.path}")
     print(f"results database: {args.db} (run {run_id}); `attnbench results show {run_id}` prints it again")
