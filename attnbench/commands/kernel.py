@@ -13,6 +13,7 @@ from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
 from attnbench.bench.kernel_config import PRESETS, SWEEP
 from attnbench.commands.options import (
     add_tracker_arguments,
+    check_trackers,
     check_writable,
     default_dtype,
     log_to_trackers,
@@ -117,6 +118,7 @@ def run(args):
     for flag, path in (("--output", args.output), ("--csv", args.csv)):
         check_writable(flag, path)
     check_writable("--plot", args.plot, folder=True)
+    check_trackers(args)
     run_id, rows = execute(cfg, args.db) if cfg is not None else resume(args.resume, args.db)
     info = ResultsStore(args.db).get_run(run_id)
     show_run(info, rows, title=f"kernel run {run_id} ({info['config'].get('device')}, {info['config'].get('dtype')})")

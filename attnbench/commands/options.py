@@ -99,16 +99,48 @@ def add_tracker_arguments(p) -> None:
     g.add_argument("--mlflow-uri", default=None, help="MLflow tracking URI (default: file:<tracker-dir>/mlruns)")
 
 
+def _chosen_trackers(args) -> list[str]:
+    return [t for t in ("wandb", "mlflow", "tensorboard") if getattr(args, t, False)]
+
+
+def _tracker_dir(args) -> str:
+    return args.tracker_dir or os.path.dirname(os.path.abspath(args.db))
+
+
+def check_trackers(args) -> None:
+    """Before anything is measured: the trackers asked for are installed, and where they write can be
+    written (a --tracker-dir under a file, or a bad --mlflow-uri, was found only after the benchmark)."""
+    targets = _chosen_trackers(args)
+    if not targets:
+        return
+    from attnbench.integrations import tracker_modules
+
+    for module in tracker_modules(targets).values():
+        module.require()
+    check_writable("--tracker-dir", _tracker_dir(args), folder=True)
+    uri = getattr(args, "mlflow_uri", None)
+    if uri and "mlflow" in targets:
+        scheme, _, rest = uri.partition(":")
+        if scheme not in ("file", "sqlite", "http", "https"):
+            raise AttnbenchError(f"--mlflow-uri {uri!r}: use file:DIR, sqlite:///PATH.db or http(s)://HOST")
+        if scheme == "file":
+            check_writable("--mlflow-uri", rest.removeprefix("//") or ".", folder=True)
+        elif scheme == "sqlite":  # sqlite:///relative.db, sqlite:////absolute.db
+            if not rest.startswith("///") or len(rest) == 3:
+                raise AttnbenchError(f"--mlflow-uri {uri!r}: a SQLite URI is sqlite:///PATH.db")
+            check_writable("--mlflow-uri", rest[3:])
+
+
 def log_to_trackers(args, run_ids: list[int]) -> None:
     """Log stored runs to the trackers the user asked for (read back from the database)."""
-    targets = [t for t in ("wandb", "mlflow", "tensorboard") if getattr(args, t, False)]
+    targets = _chosen_trackers(args)
     if not targets:
         return
     from attnbench.integrations import log_run
     from attnbench.results.store import ResultsStore
 
     store = ResultsStore(args.db)
-    out_dir = args.tracker_dir or os.path.dirname(os.path.abspath(args.db))
+    out_dir = _tracker_dir(args)
     options = {"mlflow_tracking_uri": args.mlflow_uri} if args.mlflow_uri else None
     for run_id in run_ids:
         for target, where in log_run(store, run_id, targets, out_dir=out_dir, options=options).items():

@@ -19,6 +19,7 @@ from attnbench.bench.kernel_config import KernelConfig, build_all
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
     add_tracker_arguments,
+    check_trackers,
     check_writable,
     default_dtype,
     log_to_trackers,
@@ -98,6 +99,7 @@ def run(args):
     from attnbench.results.store import ResultsStore
 
     check_writable("--plots", args.plots, folder=True)
+    check_trackers(args)
     check_writable("--report", args.report, folder=True)
     if args.resume is not None:
         kernel_id, kernel_rows, train_id, train_rows = resume_suite(args.resume, args.db)

@@ -12,6 +12,7 @@ import argparse
 from attnbench.bench.train_config import PRESETS, TrainConfig, make_config
 from attnbench.commands.options import (
     add_tracker_arguments,
+    check_trackers,
     check_writable,
     log_to_trackers,
     parse_impls,
@@ -110,6 +111,7 @@ def run(args):
 
     cfg, impls = config_from_args(args) if args.resume is None else (None, None)
     check_writable("--plots", args.plots, folder=True)
+    check_trackers(args)
     run_id, rows = execute(cfg, impls, args.db) if cfg is not None else resume(args.resume, args.db)
     info = ResultsStore(args.db).get_run(run_id)
     show_run(info, rows, title=f"train run {run_id} ({info['config'].get('model')}, {info['config'].get('device')})")

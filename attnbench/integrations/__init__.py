@@ -42,7 +42,7 @@ TARGETS = {"wandb": "attnbench.integrations.wandb_log", "mlflow": "attnbench.int
 COMMON_OPTIONS = ("run_name",)
 
 
-def _modules(targets: list[str]) -> dict:
+def tracker_modules(targets: list[str]) -> dict:
     if isinstance(targets, str):
         targets = [targets]
     chosen = list(dict.fromkeys(t.strip().lower() for t in targets if t and t.strip()))
@@ -65,7 +65,7 @@ def log_run(store, run_id: int, targets: list[str], *, out_dir: str,
     from attnbench.integrations._common import collect
     from attnbench.results.store import ResultsStore
 
-    modules = _modules(targets)
+    modules = tracker_modules(targets)
     options = dict(options or {})
     valid = set(COMMON_OPTIONS).union(*(m.OPTIONS for m in modules.values()))
     for key in options:

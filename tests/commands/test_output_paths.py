@@ -42,3 +42,19 @@ def test_check_writable_creates_nothing(tmp_path, blocker):
     with pytest.raises(AttnbenchError, match="is a file"):
         check_writable("--plot", str(blocker), folder=True)
     check_writable("--output", None)  # not asked for: nothing to check
+
+
+@pytest.mark.parametrize("extra,shown", [
+    (["--tensorboard", "--tracker-dir", "{b}/tb"], "--tracker-dir"),
+    (["--mlflow", "--mlflow-uri", "ftp://x"], "--mlflow-uri 'ftp://x'"),
+    (["--mlflow", "--mlflow-uri", "sqlite:///{b}/m.db"], "--mlflow-uri"),
+    (["--mlflow", "--mlflow-uri", "file:{b}/mlruns"], "--mlflow-uri"),
+])
+def test_a_tracker_destination_that_cannot_be_written_fails_before_measuring(extra, shown, blocker, tmp_path,
+                                                                            capsys):
+    """A --tracker-dir under a file or a bad --mlflow-uri was found only after the whole benchmark ran."""
+    db = tmp_path / "r.db"
+    assert main([*KERNEL, *(a.format(b=blocker) for a in extra), "--db", str(db)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert shown in err and "Traceback" not in err and err.count("\n") == 0, err
+    assert not db.exists()
