@@ -2,8 +2,9 @@
 
 One row per (variant, shape, causal, mode), written to the results store as soon as it is measured.
 The order of work for each row: build inputs and the zero-argument callable (all setup outside the
-timed region) -> first call (compile / autotune time, reported apart) -> steady-state timing ->
-peak memory -> FLOPs of the work really kept. The accuracy check runs before anything is timed, once
+timed region) -> first call (compile / autotune time, reported apart) -> steady-state timing in
+`trials` independent trials under one named protocol (timing_protocol; SM clock, power and throttle
+reasons sampled meanwhile) -> peak memory -> FLOPs of the work really kept. The accuracy check runs before anything is timed, once
 per (variant, heads, head size, check length, causal) (see kernel_check); a failed check marks the
 rows 'invalid'. Out-of-memory, unsupported combinations and errors are rows with a status, and the
 sweep goes on.
@@ -11,20 +12,24 @@ sweep goes on.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from typing import Any, Callable
 
 import torch
 
+from attnbench.attention.flash_impl import use_flash_impl
 from attnbench.attention.registry import Attention, dtype_from_name
 from attnbench.attention.verify import input_grads
 from attnbench.bench.failures import classify, free_memory
 from attnbench.bench.kernel_check import check_key, check_shape
 from attnbench.bench.kernel_config import KernelConfig, Shape, build_all, shapes  # noqa: F401
 from attnbench.errors import UnsupportedError
+from attnbench.measure.clocks import ClockWatch
 from attnbench.measure.flops import CONVENTION, MODES, tflops
 from attnbench.measure.memory import peak_memory_mb
-from attnbench.measure.timing import time_first_call, time_fn
+from attnbench.measure.timing import TFLOPS_PROTOCOL, time_first_call, time_fn
+from attnbench.measure.trials import default_trials, time_trials
 from attnbench.rows.kernel import KERNEL_ROWS
 
 
@@ -46,7 +51,16 @@ def make_callable(attn: Attention, q, k, v, causal: bool, mode: str) -> Callable
     return fwd_bwd
 
 
-def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops) -> dict:
+def timing_settings(cfg, device) -> tuple[str, int]:
+    """(protocol, trials) of a sweep: cfg's own where it has them, else TFLOPS_PROTOCOL and the device's
+    default number of trials."""
+    protocol = getattr(cfg, "timing_protocol", None) or TFLOPS_PROTOCOL
+    trials = getattr(cfg, "trials", None) or default_trials(device)
+    return protocol, trials
+
+
+def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops, clocks: ClockWatch | None = None
+                ) -> dict:
     """One row. Raises nothing but KeyboardInterrupt: failures become a status with a reason."""
     spec = attn.spec
     row: dict[str, Any] = {"impl": attn.name, "batch_size": shape.batch, "seq_len": shape.seq_len,
@@ -61,8 +75,14 @@ def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops) -
         row.update(kv_heads=k.shape[1], head_dim=q.shape[-1], v_head_dim=v.shape[-1])
         fn = make_callable(attn, q, k, v, causal, mode)
         row["first_call_ms"] = time_first_call(fn, device)
-        timing = time_fn(fn, device=device, warmup=cfg.warmup, repeats=cfg.repeats, flush_l2=True)
-        row.update(timing.to_dict())
+        protocol, trials = timing_settings(cfg, device)
+        with (clocks.during() if clocks is not None else contextlib.nullcontext({})) as clock_fields:
+            timed = time_trials(fn, device=device, trials=trials, warmup=cfg.warmup, repeats=cfg.repeats,
+                                protocol=protocol)
+        timing = timed.pooled
+        row.update(timed.to_dict())
+        row.update(clock_fields)
+        row["host_bound"] = timing.host_ms is not None and timing.host_ms >= timing.median_ms
         row["compile_ms"] = max(row["first_call_ms"] - timing.median_ms, 0.0)
         row["backend"] = attn.last_backend
         row["compiled"] = "compiled" in (attn.last_backend or "") and "not compiled" not in attn.last_backend
@@ -76,7 +96,7 @@ def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops) -
             row.update(_do_bench(fn, timing.median_ms, cfg.repeats))
             if row.get("do_bench_ms"):
                 # ours again after do_bench: do_bench is bracketed, so a clock drift under load cancels
-                again = time_fn(fn, device=device, warmup=1, repeats=cfg.repeats, flush_l2=True)
+                again = time_fn(fn, device=device, warmup=1, repeats=cfg.repeats, protocol=protocol)
                 row["median_ms_after_do_bench"] = again.median_ms
                 row["timer_vs_do_bench"] = (timing.median_ms + again.median_ms) / 2 / row["do_bench_ms"]
     except KeyboardInterrupt:
@@ -92,10 +112,11 @@ def measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops) -
 def _do_bench(fn, median_ms: float, repeats: int) -> dict:
     """An independent timing of the same call by triton.testing.do_bench, to check our timer.
 
-    It runs about as long as our own timing did: over longer runs the GPU's clocks sag under
+    It runs about as long as one trial of ours did: over longer runs the GPU's clocks sag under
     sustained load, and the two would then measure different clock states, not different timers. On an
-    H200 our median sat 3-9% below do_bench's on the heaviest 16k rows only, with do_bench always second:
-    measure_row therefore times ours again afterwards and compares do_bench with the mean of the two.
+    H200 the isolated-l2-cold protocol sat 3-11% below do_bench's on the heaviest 16k rows, with do_bench
+    always second: measure_row therefore times ours again afterwards (same protocol) and compares
+    do_bench with the mean of the two. sustained-l2-cold is do_bench's own loop, so it should agree.
     """
     try:
         from triton.testing import do_bench
@@ -118,10 +139,18 @@ def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceili
     ceiling_tflops: this device's measured matmul throughput, for each row's % of that ceiling.
     done: the identities (KERNEL_ROWS.key) of rows already measured (a resumed run): skipped, not repeated.
     """
-    done = done or set()
-    checks: dict[tuple, dict] = {}  # check_key -> accuracy fields, shared by the rows they describe
     attns = build_all(cfg)
-    device, dtype = torch.device(cfg.device), dtype_from_name(cfg.dtype)
+    device = torch.device(cfg.device)
+    try:
+        with ClockWatch(device) as clocks:
+            _sweep(cfg, attns, device, on_row, ceiling_tflops, on_progress, done or set(), clocks)
+    finally:
+        use_flash_impl(None)  # sdpa-fa4 leaves FA4 behind SDPA's flash backend: what runs next gets FA2
+
+
+def _sweep(cfg, attns, device, on_row, ceiling_tflops, on_progress, done, clocks) -> None:
+    checks: dict[tuple, dict] = {}  # check_key -> accuracy fields, shared by the rows they describe
+    dtype = dtype_from_name(cfg.dtype)
     for shape in shapes(cfg):
         torch._dynamo.reset()  # a fresh compile per shape: no recompile-limit fallbacks, compile time per row
         for causal, (impl, attn) in itertools.product(cfg.causal, attns.items()):
@@ -140,7 +169,7 @@ def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceili
                     continue
                 on_progress(f"{impl} B={shape.batch} S={shape.seq_len} H={shape.heads} D={shape.head_dim} "
                             f"{'causal' if causal else 'full'} {mode}")
-                row = measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops)
+                row = measure_row(cfg, attn, shape, causal, mode, device, dtype, ceiling_tflops, clocks)
                 row.update(check)
                 if check.get("check_ok") is False and row["status"] == "ok":
                     row["status"], row["reason"] = "invalid", check["check_detail"]

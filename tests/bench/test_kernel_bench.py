@@ -156,3 +156,62 @@ def test_rows_that_would_run_the_same_check_share_one(monkeypatch):
     calls.clear()
     _run(impls=["eager"], seq_len=[64, 128], modes=["fwd"], check_budget_mb=0)
     assert calls == [("eager", 64, False)]  # 64 checks at 64 and 128 at 64 too: the same check
+
+
+def test_rows_say_which_protocol_timed_them_and_how_noisy_they_were():
+    rows = _run(impls=["eager"], seq_len=[32], modes=["fwd"])
+    (row,) = rows
+    assert row["timing_protocol"] == "host-sequential" and row["trials"] >= 2  # CPU defaults
+    assert len(row["trial_median_ms"]) == row["trials"] and row["repeats"] == SMALL["repeats"]
+    assert row["trial_low_ms"] <= row["trial_high_ms"] and isinstance(row["noisy"], bool)
+    assert row["trial_spread"] >= 0 and row["within_trial_spread"] >= 0
+    assert row["clock_note"] and row["throttled"] is None  # no GPU: no clocks, and why
+
+
+def test_a_config_with_trials_and_a_protocol_is_timed_that_way():
+    cfg = KernelConfig(**{**SMALL, "impls": ["eager"], "seq_len": [32], "modes": ["fwd"]})
+    cfg.trials, cfg.timing_protocol = 4, "isolated-l2-cold"  # settings the config may declare
+    rows = []
+    run_kernel_bench(cfg, on_row=rows.append, ceiling_tflops=1.0)
+    assert rows[0]["trials"] == 4 and len(rows[0]["trial_median_ms"]) == 4
+    assert rows[0]["timing_protocol"] == "host-sequential"  # what really timed it on a CPU
+
+
+@pytest.mark.gpu
+def test_sustained_rows_agree_with_do_bench_and_carry_their_clocks():
+    """The default protocol for TFLOP/s is do_bench's loop: a heavy cuDNN row agrees within 5%."""
+    pytest.importorskip("triton")
+    cfg = KernelConfig(impls=["sdpa-cudnn"], batch_size=[4], seq_len=[4096], num_heads=[16], head_dim=[128],
+                       dtype="bfloat16", device="cuda", modes=["fwd"], causal=[False], repeats=30, cross_check=True)
+    rows = []
+    run_kernel_bench(cfg, on_row=rows.append)
+    (row,) = rows
+    assert row["status"] == "ok" and row["timing_protocol"] == "sustained-l2-cold" and row["trials"] == 3
+    assert 0.95 <= row["timer_vs_do_bench"] <= 1.05, row["timer_vs_do_bench"]
+    try:
+        import pynvml  # noqa: F401
+    except ImportError:
+        assert "pynvml" in row["clock_note"]
+    else:
+        assert row["sm_clock_mhz_median"] > 0 and row["clock_samples"] >= 2 and row["clock_note"] == ""
+        assert isinstance(row["throttled"], bool) and isinstance(row["clock_fell"], bool)
+
+
+@pytest.mark.gpu
+def test_a_sweep_with_sdpa_fa4_leaves_fa2_behind_sdpa_flash():
+    from attnbench.attention.flash_impl import current_flash_impl
+    from attnbench.attention.registry import get_spec
+
+    reason = get_spec("sdpa-fa4").unavailable_reason("cuda")
+    if reason:
+        pytest.skip(f"sdpa-fa4 unavailable: {reason}")
+    cfg = KernelConfig(impls=["sdpa-fa4", "sdpa-flash"], batch_size=[2], seq_len=[1024], num_heads=[8],
+                       head_dim=[128], dtype="bfloat16", device="cuda", modes=["fwd", "bwd"], causal=[True],
+                       repeats=5)
+    rows = []
+    run_kernel_bench(cfg, on_row=rows.append)
+    by = {(r["impl"], r["mode"]): r for r in rows}
+    assert all(r["status"] == "ok" for r in rows), [(r["impl"], r["reason"]) for r in rows]
+    assert "FA4" in by["sdpa-fa4", "fwd"]["backend"] and "NOT" not in by["sdpa-fa4", "bwd"]["backend"]
+    assert by["sdpa-flash", "fwd"]["backend"] == "torch sdpa: flash (pinned)"
+    assert current_flash_impl() is None
