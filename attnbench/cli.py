@@ -10,8 +10,9 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
-from attnbench.errors import AttnbenchError
+from attnbench.errors import AttnbenchError, code_error
 
 COMMANDS = ["run", "list", "kernel", "train", "results", "report", "plots"]
 
@@ -38,7 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _note(message, category, filename, lineno, file=None, line=None):
+    """attnbench's own warnings (a tokenizer fallback, say) as one line, not Python's source-line form."""
+    if "attnbench" in str(filename):
+        print(f"attnbench: note: {message}", file=file or sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _note
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -48,7 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         from attnbench.attention.registry import load_plugin
 
         for plugin in args.plugin:
-            load_plugin(plugin)
+            try:
+                load_plugin(plugin)
+            except AttnbenchError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the user's file: where it failed, not our traceback
+                raise code_error(e, plugin, "plugin") from None
         return importlib.import_module(f"attnbench.commands.{args.command}").run(args) or 0
     except AttnbenchError as e:
         print(f"attnbench: error: {e}", file=sys.stderr)

@@ -25,3 +25,18 @@ def closest(name: str, choices) -> str:
 
     match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def code_error(exc: BaseException, path: str, what: str) -> AttnbenchError:
+    """A user's code (a plugin file) that raised: one line naming the file, the line there and the error."""
+    import os
+    import traceback
+
+    line = getattr(exc, "lineno", None) if isinstance(exc, SyntaxError) else None
+    if line is None:  # the deepest frame in that file
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if os.path.abspath(f.filename) == os.path.abspath(path)]
+        line = frames[-1].lineno if frames else None
+    message = " ".join(str(getattr(exc, "msg", None) or exc).split())[:200]
+    where = f"{path}, line {line}" if line else path
+    return AttnbenchError(f"{what} {where}: {type(exc).__name__}: {message}")

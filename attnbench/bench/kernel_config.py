@@ -4,6 +4,7 @@ built from them, checked before anything runs."""
 from __future__ import annotations
 
 import itertools
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -130,6 +131,21 @@ def build_all(cfg: KernelConfig) -> dict[str, Attention]:
     unused = set(cfg.options) - {k for impl in cfg.impls for k in options_for(impl, cfg)}
     if unused:
         raise AttnbenchError(f"option(s) {', '.join(sorted(unused))} belong to none of {', '.join(cfg.impls)}")
-    return {impl: get_attention(impl, **options_for(impl, cfg)) for impl in cfg.impls}
+    return {impl: build_variant(impl, options_for(impl, cfg)) for impl in cfg.impls}
+
+
+def build_variant(name: str, options: dict) -> Attention:
+    """get_attention, with a variant's own builder failing (a plugin's, say) as one line naming its file
+    and line, before anything runs."""
+    try:
+        return get_attention(name, **options)
+    except AttnbenchError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the variant's code, not ours
+        from attnbench.attention.registry import get_spec
+        from attnbench.errors import code_error
+
+        module = sys.modules.get(get_spec(name).module)
+        raise code_error(e, getattr(module, "__file__", None) or name, f"variant {name}: its builder in") from None
 
 

@@ -54,7 +54,10 @@ def _parse_range(text: str, what: str) -> list[int]:
             v *= factor
         return values
     increment = _positive(step.lstrip("+"), what, text)
-    return list(range(start, stop + 1, increment))[: MAX_POINTS + 1]
+    count = (stop - start) // increment + 1
+    if count > MAX_POINTS:  # said with the true count, not the truncated list's
+        raise AttnbenchError(f"--{what} {text!r} gives {count:,} values; at most {MAX_POINTS}")
+    return list(range(start, stop + 1, increment))
 
 
 def sweep_values(value, what: str) -> list[int]:

@@ -96,7 +96,7 @@ def resume(run_id: int, db: str):
     from attnbench.commands.recording import record
     from attnbench.results.store import ResultsStore
 
-    store = ResultsStore(db)
+    store = ResultsStore(db, create=False)
     run_id = store.resolve_run(run_id, kind=KERNEL.name)
     info = store.get_run(run_id)
     cfg = KernelConfig(**{f.name: info["config"][f.name] for f in fields(KernelConfig) if f.name in info["config"]})
@@ -110,6 +110,7 @@ def resume(run_id: int, db: str):
 
 
 def run(args):
+    from attnbench.commands.recording import exit_code
     from attnbench.commands.results import show_run
     from attnbench.results.export import rows_to_csv, rows_to_json
     from attnbench.results.store import ResultsStore
@@ -133,4 +134,4 @@ def run(args):
             print(f"plot: {chart.path}")
     print(f"results database: {args.db} (run {run_id})")
     log_to_trackers(args, [run_id])
-    return 0
+    return exit_code(args.db, [run_id])

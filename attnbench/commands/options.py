@@ -13,16 +13,23 @@ from attnbench.errors import AttnbenchError, closest
 
 
 def _convert(text: str, default):
+    """The option's value in the type of its default; ValueError says what would be valid."""
     if isinstance(default, bool):
         if text.lower() in ("true", "1", "yes"):
             return True
         if text.lower() in ("false", "0", "no"):
             return False
-        raise ValueError("expected true or false")
+        raise ValueError("must be true or false")
     if isinstance(default, int):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"must be an integer (its default is {default})") from None
     if isinstance(default, float):
-        return float(text)
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"must be a number (its default is {default})") from None
     if default is None:
         for kind in (int, float):
             try:

@@ -119,4 +119,13 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
         progress.update(task, description=f"{kind.name}: done", total=len(rows), completed=len(rows))
         stored = store.measurements(run_id)  # the rows as stored, each with its kind
         store.update_summary(run_id, summarize(kind, store.get_run(run_id), stored))
+    if stored and not any(r.get("status", "ok") == "ok" for r in stored):  # a run where nothing succeeded
+        summary = {**(store.get_run(run_id)["summary"] or {}), "error": "no row succeeded: see each row's reason"}
+        store.finish_run(run_id, "failed", summary)
     return run_id, stored
+
+
+def exit_code(db: str, run_ids: list[int]) -> int:
+    """0 when every run ended ok, 1 when one failed (nothing in it succeeded): the tables were shown."""
+    store = ResultsStore(db, read_only=True)
+    return 0 if all(store.get_run(i)["status"] == "ok" for i in run_ids) else 1

@@ -96,6 +96,7 @@ def part(role: str, kernel_run: int | None = None) -> dict:
 
 def run(args):
     from attnbench.commands import kernel, train
+    from attnbench.commands.recording import exit_code
     from attnbench.results.store import ResultsStore
 
     check_writable("--plots", args.plots, folder=True)
@@ -111,7 +112,7 @@ def run(args):
         train_id, train_rows = train.execute(train_cfg, parse_impls(train_cfg.attn), args.db, group=group,
                                              extra_config=part("train", kernel_id))
     show(args, kernel_id, kernel_rows, train_id, train_rows)
-    return 0
+    return exit_code(args.db, [kernel_id, train_id])
 
 
 def resume_suite(run_id: int, db: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from attnbench.bench.kernel_config import build_variant
 from attnbench.bench.train_config import PRESETS, TrainConfig, make_config
 from attnbench.commands.options import (
     add_tracker_arguments,
@@ -51,6 +52,8 @@ def config_from_args(args) -> tuple[TrainConfig, list[str]]:
     impls = parse_impls(cfg.attn)
     options = parse_variant_options(args.opt, impls)
     cfg.attn_options = {impl: {k: v for k, v in options.items() if k in _option_names(impl)} for impl in impls}
+    for impl in impls:  # a variant's builder that fails (a plugin's) is one line now, not a failed run later
+        build_variant(impl, cfg.attn_options[impl])
     return cfg, impls
 
 
@@ -93,7 +96,7 @@ def resume(run_id: int, db: str):
 
     from attnbench.results.store import ResultsStore
 
-    store = ResultsStore(db)
+    store = ResultsStore(db, create=False)
     run_id = store.resolve_run(run_id, kind=TRAIN.name)
     info = store.get_run(run_id)
     cfg = TrainConfig(**{f.name: info["config"][f.name] for f in fields(TrainConfig) if f.name in info["config"]})
@@ -105,6 +108,7 @@ def resume(run_id: int, db: str):
 
 
 def run(args):
+    from attnbench.commands.recording import exit_code
     from attnbench.commands.results import show_run
     from attnbench.report.train_plots import plot_train_rows
     from attnbench.results.store import ResultsStore
@@ -119,4 +123,4 @@ def run(args):
         print(f"plot: {chart.path}")
     print(f"results database: {args.db} (run {run_id}); `attnbench results show {run_id}` prints it again")
     log_to_trackers(args, [run_id])
-    return 0
+    return exit_code(args.db, [run_id])

@@ -155,10 +155,12 @@ class ResultsStore:
         conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
-            return conn
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError:  # could not open it at all: no WAL index can be made there
             conn.close()
-        return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+            return sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError:  # not a database: _open says so, naming the file
+            pass
+        return conn
 
     def _open(self) -> None:
         """Check the file read-only first; only a valid attnbench DB (or an empty file) is written to."""
