@@ -13,20 +13,23 @@ Masks. The model builds its mask through `AttentionMaskInterface[implementation]
 with no mask function it passes attention_mask=None, padding or not (masking_utils,
 `_preprocess_mask_arguments`: verified in transformers 5.23). So every name we register gets a mask
 function too, `key_padding_mask`: when transformers says the mask is plain causal plus padding
-(allow_is_causal_skip), it hands the layers the 2-D padding mask itself, bool [B, Sk] or None, which
-is exactly attnbench's contract and needs no data-dependent check, so a compiled model stays one
-graph (transformers' own sdpa_mask materializes [B, 1, Sq, Sk] under torch.compile with torch < 2.14,
-and checking that costs a graph break per layer). Otherwise (packed sequences, extra mask functions)
-it builds transformers' 4-D mask, and `key_mask_from_hf` turns it into the contract (causal flag +
-key_mask) and checks that nothing is lost; masks that are not "causal (or full) + key padding"
-(packed sequences, custom 4-D masks with biases) raise.
+(create_causal_mask's allow_is_causal_skip) or plain bidirectional plus padding (an encoder's
+create_bidirectional_mask: allow_is_bidirectional_skip with the bidirectional mask function, as
+BERT builds it; verified in transformers 5.24), it hands the layers the 2-D padding mask itself,
+bool [B, Sk] or None, which is exactly attnbench's contract and needs no data-dependent check, so a
+compiled model stays one graph (transformers' own sdpa_mask materializes [B, 1, Sq, Sk] under
+torch.compile with torch < 2.14, and checking that costs a graph break per layer). Otherwise (packed
+sequences, extra mask functions) it builds transformers' 4-D mask, and `key_mask_from_hf` turns it
+into the contract (causal flag + key_mask) and checks that nothing is lost; masks that are not
+"causal (or full) + key padding" (packed sequences, custom 4-D masks with biases) raise. Whether a
+layer is causal is its own `is_causal` (GPT-2: True; BERT's encoder: False).
 """
 
 from __future__ import annotations
 
 import torch
 from transformers import AttentionInterface, AttentionMaskInterface
-from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, bidirectional_mask_function, sdpa_mask
 
 from attnbench.attention.registry import Attention
 from attnbench.errors import AttnbenchError, UnsupportedError
@@ -50,10 +53,23 @@ def register_implementation(implementation: str) -> None:
 
 def key_padding_mask(*args, attention_mask=None, allow_is_causal_skip=False, **kwargs):
     """transformers' mask-function hook: the 2-D padding mask (bool [B, Sk], True = real token) when
-    the mask is causal + padding and nothing else, else transformers' 4-D sdpa mask (checked later)."""
+    the mask is causal or bidirectional + padding and nothing else, else transformers' 4-D sdpa mask
+    (checked later)."""
     if allow_is_causal_skip and "allow_is_bidirectional_skip" not in kwargs:
         return attention_mask
+    if _plain_bidirectional(attention_mask, kwargs):
+        return attention_mask
     return sdpa_mask(*args, attention_mask=attention_mask, allow_is_causal_skip=allow_is_causal_skip, **kwargs)
+
+
+def _plain_bidirectional(attention_mask, kwargs: dict) -> bool:
+    """Full attention + key padding only: create_bidirectional_mask with no extra mask function (it
+    turns allow_is_bidirectional_skip off when it combines one), and a 2-D mask that covers every key."""
+    if not kwargs.get("allow_is_bidirectional_skip") or kwargs.get("mask_function") is not bidirectional_mask_function:
+        return False
+    if any(not isinstance(offset, int) or offset for offset in (kwargs.get("q_offset", 0), kwargs.get("kv_offset", 0))):
+        return False  # a cache's offsets (possibly tensors): let sdpa_mask place the keys
+    return attention_mask is None or (attention_mask.dim() == 2 and attention_mask.shape[-1] == kwargs.get("kv_length"))
 
 
 class AttentionHandle:
@@ -144,7 +160,7 @@ def attnbench_attention(module, query, key, value, attention_mask, scaling=None,
                              "attnbench variant installed; call attnbench.models.use_attention(model, name)")
     if dropout:
         raise UnsupportedError(f"{handle.name}: attention dropout ({dropout}) is not supported by attnbench "
-                               "kernels; build the model with attn_pdrop=0 (build_gpt2's default)")
+                               "kernels; build the model with attention dropout 0 (attnbench's builders' default)")
     if attention_mask is None and implementation not in ALL_MASK_ATTENTION_FUNCTIONS:
         raise AttnbenchError(f"{implementation!r} has no mask function registered, so transformers passes no "
                              "padding mask; register it with attention_bridge.register_implementation")

@@ -1,14 +1,11 @@
-"""GPT-2 (Hugging Face GPT2LMHeadModel) with any registered attention variant inside.
+"""The GPT-2 family (Hugging Face GPT2LMHeadModel): sizes, building, and where variants enter it.
 
     model = build_gpt2("gpt2-tiny", seed=0)                 # or init="pretrained" (local files only)
-    handle = use_attention(model, "sliding-window", window=64)
-    model(input_ids, attention_mask=mask)                   # runs the variant in every layer
-    handle.calls, handle.backends, handle.implementation    # what ran, and how transformers knows it
-    handle.remove()                                         # back to the model as it was
+    handle = use_attention(model, "sliding-window", window=64)   # models/install.py, for every family
 
-One mechanism: every variant is reached through transformers' AttentionInterface (attention_bridge).
-Variants that change projections or positions (gqa, mla, lsh, alibi) also get the change listed
-for them in gpt2_variants.GPT2_CHANGES; the attention itself still goes through the same bridge.
+Causal self-attention in `transformer.h[i].attn` (cross-attention, when configured, in
+`.crossattention`); gqa, mla and lsh replace `.attn` (models/replaced.py, through GPT2_SITE), alibi
+zeroes the learned positions `wpe`.
 
 Dropout: build_gpt2 sets every dropout to 0 by default. attnbench kernels have no attention
 dropout (the bridge refuses a training forward with attn_pdrop > 0), and benchmarks compare
@@ -21,15 +18,11 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.models.gpt2.modeling_gpt2 import GPT2PreTrainedModel
 
-from attnbench.attention.registry import get_attention, get_spec
-from attnbench.errors import AttnbenchError, UnsupportedError, closest
-from attnbench.models.attention_bridge import (
-    HANDLE_ATTR,
-    AttentionHandle,
-    implementation_name,
-    register_implementation,
-)
-from attnbench.models.gpt2_variants import GPT2_CHANGES, KERNEL_ONLY
+from attnbench.errors import AttnbenchError, closest
+from attnbench.models.changes import replacement_changes
+from attnbench.models.family import ModelFamily, declare
+from attnbench.models.install import use_attention  # noqa: F401 - its home before families: callers import it here
+from attnbench.models.replaced import AttentionSite
 
 GPT2_VOCAB, GPT2_POSITIONS = 50257, 1024
 # n_layer, n_head, n_embd, vocab, positions: OpenAI's released sizes, then two CPU sizes for tests.
@@ -128,64 +121,21 @@ def _truncate_positions(model: GPT2LMHeadModel, n_positions: int) -> None:
     wpe.num_embeddings = model.config.n_positions = n_positions
 
 
-def use_attention(model: GPT2PreTrainedModel, name: str, **options) -> AttentionHandle:
-    """Install attention variant `name` (any registered one, with its options) in every layer.
-
-    Options a variant's model change consumes (gqa: kv_heads; mla: latent_dim) are taken here, the
-    rest go to the kernel. Calling it again on the same model first removes the previous variant.
-    Whether the variant runs on the model's device is checked at the first forward (every kernel
-    call is), since a model is often built on the CPU and moved afterwards.
-    """
-    if not isinstance(model, GPT2PreTrainedModel):
-        raise AttnbenchError(f"use_attention expects a GPT-2 model from transformers; got {type(model).__name__}")
-    previous = getattr(model, HANDLE_ATTR, None)
-    if previous is not None:
-        previous.remove()
-    spec = get_spec(name)
-    change = GPT2_CHANGES.get(name, KERNEL_ONLY)
-    config = model.config
-    valid = list(spec.options()) + list(change.model_options)
-    for key in options:
-        if key not in valid:
-            raise AttnbenchError(f"{name} has no option {key!r}{closest(key, valid)}; "
-                                 f"its options: {', '.join(valid) or 'none'}")
-    model_opts = {k: options.pop(k) for k in change.model_options if k in options}
-    model_opts = change.resolve(config, model_opts) if change.resolve else model_opts
-    kernel_opts = change.kernel_options(model_opts, options) if change.kernel_options else options
-    if change.layer is not None and config.add_cross_attention:
-        raise UnsupportedError(f"{name} replaces the attention layers; GPT-2 with cross-attention is not supported")
-
-    implementation = implementation_name(name)
-    register_implementation(implementation)
-    handle = AttentionHandle(get_attention(name, **kernel_opts), implementation, changes=[])
-    blocks = model.base_model.h  # GPT2Model itself, or the .transformer of an LM / classifier head
-    try:  # all or nothing: a failure half-way leaves the model as it was
-        for block in blocks:
-            _install_layer(handle, block, change, model_opts)
-        if change.describe is not None:
-            handle.changes.append(change.describe(config, model_opts))
-        if change.model is not None:
-            undo, note = change.model(model)
-            handle.on_remove(undo)
-            handle.changes.append(note)
-        before = config._attn_implementation
-        model.set_attn_implementation(implementation)
-        handle.on_remove(lambda: model.set_attn_implementation(before))
-    except BaseException:
-        handle.remove()
-        raise
-    setattr(model, HANDLE_ATTR, handle)
-    handle.on_remove(lambda: delattr(model, HANDLE_ATTR))
-    return handle
+def _split_qkv(attn) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """GPT2Attention.c_attn -> ([W_q, W_k, W_v] each [E, E], [b_q, b_k, b_v] each [E]); heads are
+    contiguous D-column blocks inside each (GPT-2 views [B, S, E] as [B, S, H, D])."""
+    E = attn.embed_dim
+    return list(attn.c_attn.weight.detach().split(E, dim=1)), list(attn.c_attn.bias.detach().split(E))
 
 
-def _install_layer(handle: AttentionHandle, block, change, model_opts: dict) -> None:
-    """Route one block's attention layers (self, and cross when present) to the handle."""
-    if change.layer is not None:
-        original = block.attn
-        block.attn = change.layer(original, **model_opts)
-        handle.on_remove(lambda: setattr(block, "attn", original))
-    for layer in (block.attn, getattr(block, "crossattention", None)):
-        if layer is not None:
-            setattr(layer, HANDLE_ATTR, handle)
-            handle.on_remove(lambda layer=layer: delattr(layer, HANDLE_ATTR))
+GPT2_SITE = AttentionSite(qkv=_split_qkv, keep=("c_proj", "attn_dropout", "resid_dropout"), dropout="attn_dropout",
+                          finish=lambda layer, x_BSE: layer.resid_dropout(layer.c_proj(x_BSE)))
+GPT2_CHANGES = replacement_changes(GPT2_SITE, positions=lambda model: model.base_model.wpe, positions_name="wpe")
+
+FAMILY = declare(ModelFamily(
+    name="gpt2", title="GPT-2", model_type=GPT2PreTrainedModel, sizes=GPT2_SIZES, build=build_gpt2, causal=True,
+    # GPT2Model itself, or the .transformer of an LM / classifier head
+    attention_layers=lambda model: [(block, "attn") for block in model.base_model.h],
+    cross_attention=lambda model: [b.crossattention for b in model.base_model.h if hasattr(b, "crossattention")],
+    changes=GPT2_CHANGES, module=__name__,
+))
