@@ -73,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("attnbench: interrupted", file=sys.stderr)
-        return 130
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one during shutdown (compile workers stopping)
+        return 130                                     # must not turn exit 130 into death by SIGINT
     except BrokenPipeError:  # `attnbench results verdict --format json | head`: the reader had enough
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit; let it go nowhere
         return 0

@@ -28,21 +28,38 @@ from attnbench.rows import Kind, kind_of
 console = Console(stderr=True)
 
 
-@contextmanager
-def sigterm_as_interrupt():
-    """`kill` or a job time limit (SIGTERM) ends a run like Ctrl-C does: marked interrupted, rows kept."""
-    def raise_interrupt(signum, frame):
+class Interrupt:
+    """Ctrl-C (SIGINT) and SIGTERM, remembered as well as raised. torch swallows an interrupt that lands
+    inside compilation or autotuning (a compile worker dies; the parent sees an error, or nothing), so a
+    raised KeyboardInterrupt alone was lost in 2 runs of 9: the run checks `pending` at every row and
+    progress update too, and stops there."""
+
+    def __init__(self):
+        self.pending = False
+
+    def __call__(self, signum, frame):
+        self.pending = True
         raise KeyboardInterrupt
 
+    def check(self) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+
+
+@contextmanager
+def interruptible():
+    """`kill`, a job time limit (SIGTERM) or Ctrl-C end a run alike: marked interrupted, rows kept."""
+    interrupt = Interrupt()
     try:
-        previous = signal.signal(signal.SIGTERM, raise_interrupt)
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
-        yield
+        yield interrupt
         return
     try:
-        yield
+        yield interrupt
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def describe(row: dict) -> str:
@@ -89,11 +106,12 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
     rows: list[dict] = []
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("left"), TimeRemainingColumn()]
-    with sigterm_as_interrupt(), opened as run_id, \
+    with interruptible() as interrupt, opened as run_id, \
             Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(kind.name, total=total)
 
         def on_row(row: dict, row_kind: str | None = None) -> None:
+            interrupt.check()  # a row finished after an interrupt torch swallowed is not kept: redone on resume
             store.add_measurement(run_id, row, kind=row_kind or kind.rows[0].name)
             rows.append(row)
             progress.advance(task)
@@ -102,10 +120,12 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
                               soft_wrap=True)  # one line per row, whatever the log's width
 
         def on_progress(label: str) -> None:
+            interrupt.check()
             progress.update(task, description=label)
 
         try:
             body(on_row, on_progress)
+            interrupt.check()
         except KeyboardInterrupt:
             progress.stop()
             command = (f"attnbench run --resume {run_id} --db {db}" if store.get_run(run_id)["group_id"] is not None

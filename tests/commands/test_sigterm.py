@@ -1,5 +1,5 @@
 """SIGTERM (`timeout`, a scheduler, `kill`) ends a benchmark like Ctrl-C: the run is marked interrupted
-and keeps its rows (recording.sigterm_as_interrupt), end to end in a real process."""
+and keeps its rows (recording.interruptible), end to end in a real process."""
 
 import os
 import signal
