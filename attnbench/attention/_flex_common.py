@@ -99,8 +99,9 @@ def backend_label(backend: str, compile: bool, device: torch.device) -> str:
 
 
 def _root_cause(e: BaseException) -> str:
-    while e.__cause__ is not None:
-        e = e.__cause__
+    """The innermost error's type and first line (dynamo wraps a lowering's refusal in its own errors)."""
+    while (inner := e.__cause__ or getattr(e, "inner_exception", None)) is not None and inner is not e:
+        e = inner
     first_line = str(e).splitlines()[0][:300] if str(e) else ""
     return f"{type(e).__name__}: {first_line}"
 
@@ -259,7 +260,7 @@ def flex_or_dense(q, k, v, *, causal, key_mask, scale, compile, mask_mod=None, s
         mod = combined_mod(mask_mod, causal, key_mask)
         label = DENSE_LABEL if grad else DENSE_COMPILED_LABEL
         return dense_with_mods(q, k, v, scale=scale, mask_mod=mod, score_mod=score_mod), label
-    compile = resolve_compile(compile, q.device)
+    compile = backend == "fa4" or resolve_compile(compile, q.device)  # the FA4 backend is a compiled one
     block_mask = block_mask_for(mask_mod, causal, key_mask, q.shape[2], k.shape[2], q.device)
     out = run_flex(q, k, v, block_mask=block_mask, score_mod=score_mod, scale=scale, compile=compile,
                    backend=backend)

@@ -189,3 +189,22 @@ def test_the_triton_backend_says_so_on_cuda():
     with torch.no_grad():
         attn(q, k, v, causal=True)
     assert attn.last_backend == "flex (compiled, triton)"
+
+
+def test_a_refusal_of_the_fa4_backend_is_unsupported_with_torchs_reason(monkeypatch):
+    """Never a silent fall back to Triton: the lowering's own reason, unwrapped from dynamo's errors."""
+    from attnbench.attention import _flex_common as fc
+
+    def refusing(*args, **kwargs):
+        assert kwargs["kernel_options"] == {"BACKEND": "FLASH"}
+        try:
+            raise RuntimeError("BACKEND='FLASH' but flash attention cannot be used: NYI: captured grads")
+        except RuntimeError as e:
+            raise ValueError("backend='inductor' raised") from e
+
+    monkeypatch.setattr(fc, "fa4_backend_unavailable", lambda device: None)
+    monkeypatch.setattr(fc, "compiled_flex", lambda: refusing)
+    attn = get_attention("flex", backend="fa4")
+    q = torch.randn(1, 2, 32, 16)
+    with torch.no_grad(), pytest.raises(UnsupportedError, match="refused these inputs: RuntimeError: BACKEND="):
+        attn(q, q, q, causal=False)
