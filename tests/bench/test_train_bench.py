@@ -202,3 +202,31 @@ def test_attn_in_a_preset_file_may_be_a_comma_string_as_on_the_command_line(tmp_
     path = tmp_path / "p.json"
     path.write_text(json.dumps({"attn": "sdpa,eager"}))
     assert parse_impls(make_config(str(path), {}).attn) == ["sdpa", "eager"]
+
+
+STEP_FIELDS = ["impl", "status", "step", "epoch", "loss", "grad_norm", "lr", "train_time_s", "inference_time_s",
+               "flops", "tokens_per_s", "mfu", "cpu_pct", "disk_read_mb", "disk_write_mb", "gpu_memory_mb",
+               "gpu_memory_device_mb", "gpu_power_w", "gpu_util_pct", "memory_gb", "model_size_mb", "energy_j",
+               "energy_source"]
+SUMMARY_FIELDS = ["impl", "status", "reason", "steps", "final_loss", "val_loss", "val_perplexity", "train_time_s",
+                  "tokens", "tokens_per_s", "steady_tokens_per_s", "loop_time_s", "loop_tokens_per_s",
+                  "steady_loop_tokens_per_s", "energy_j", "energy_per_token_j", "steady_energy_per_token_j",
+                  "attention_implementation", "attention_calls", "backends", "model_changes", "model_size_mb",
+                  "flops", "attention_flops", "flops_method"]
+
+
+def test_rows_keep_their_fields_in_order():
+    """The fields (and their order: CSV export's columns follow it) that training rows had before the loop
+    moved to bench/loop.py and the loss to the language-modelling task."""
+    rows = _train(["sdpa"], batches=1)
+    assert [list(r) for r in rows] == [STEP_FIELDS + ["kind"], SUMMARY_FIELDS + ["kind"]]
+    assert rows[1]["tokens"] == TINY["batch_size"] * TINY["seq_len"] and rows[1]["val_perplexity"] > 1
+
+
+def test_language_modelling_refuses_a_bidirectional_model():
+    """A BERT would see the tokens it predicts: refused before anything is trained."""
+    rows = []
+    with pytest.raises(AttnbenchError, match="needs a causal model; bert-tiny"):
+        run_train_bench(TrainConfig(**{**TINY, "model": "bert-tiny"}), ["sdpa"],
+                        on_row=lambda r, kind: rows.append(r))
+    assert rows == []
