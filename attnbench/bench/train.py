@@ -1,8 +1,8 @@
 """GPT-2 training with every attention variant, on the same initial weights and the same batches: the
 language-modelling task (tasks/lm.py) run by the training loop (bench/loop.py).
 
-Per step (kind "train_step") the seeds' twelve metrics plus energy, tokens/s and MFU; per variant
-(kind "train_summary") the totals, validation loss and perplexity. The system sampler runs for the
+Per step (rows/train.py's STEP_ROWS) the seeds' twelve metrics plus energy, tokens/s and MFU; per variant
+(SUMMARY_ROWS) the totals, validation loss and perplexity. The system sampler runs for the
 whole run and is read at step boundaries (marks), so its numbers belong to exactly one step.
 This module makes the data and the model the run trains; the loop does the rest.
 """
@@ -23,6 +23,7 @@ from attnbench.data import (
 )
 from attnbench.errors import AttnbenchError
 from attnbench.models import family_of_size
+from attnbench.rows.train import STEP_ROWS, SUMMARY_ROWS
 from attnbench.tasks.lm import LanguageModelling, model_loss  # noqa: F401 - model_loss: part of this API
 
 
@@ -93,6 +94,6 @@ def run_train_bench(cfg: TrainConfig, impls: list[str], *, on_row: Callable[[dic
         return model
 
     task = LanguageModelling(data, tokens_per_step=cfg.batch_size * cfg.seq_len, eval_batches=cfg.eval_batches)
-    run_variants(task, impls, build, cfg, on_step=lambda row: on_row(row, "train_step"),
-                 on_summary=lambda row: on_row(row, "train_summary"),
+    run_variants(task, impls, build, cfg, on_step=lambda row: on_row(row, STEP_ROWS.name),
+                 on_summary=lambda row: on_row(row, SUMMARY_ROWS.name),
                  on_progress=lambda impl: on_progress(f"train {impl}"), peak_flops=peak_flops)
