@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import sys
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from attnbench.attention.registry import Attention, dtype_from_name, get_attention
 from attnbench.bench.sweep import bool_values, optional_sweep, parse_impls, parse_modes, sweep_values
@@ -48,6 +48,11 @@ class KernelConfig:
                                default_text="all", factory=lambda: list(MODES))
     repeats: int = setting(30, "timed repetitions per row", low=1)
     warmup: int = setting(5, "untimed calls before timing", low=0)
+    trials: int | None = setting(None, "independent timing trials per row, each with its own warm-up", low=1,
+                                 default_text="3")
+    timing_protocol: Literal["sustained-l2-cold", "isolated-l2-cold"] = setting(
+        "sustained-l2-cold", "GPU timing: calls back to back as triton's do_bench (the TFLOP/s default), or "
+                             "each call alone (device time)")
     device: str = setting("cuda", "cpu or cuda", default_text="cuda if present", command_line=False)
     options: dict[str, Any] = setting(doc="given to every variant that has the option (--opt KEY=VALUE)",
                                       factory=dict, command_line=False)

@@ -71,6 +71,27 @@ def describe(row: dict) -> str:
     return f"{what} ok" + (f" {ms:.3g} ms" if ms is not None else "")
 
 
+def run_conditions(device: str, load_before: dict, ceiling: dict | None) -> dict:
+    """What the machine was like during a run: its load before and after, the ceiling before and after,
+    and, in words, what should make a reader doubt the numbers."""
+    from attnbench.measure.ceiling import ceiling_change, ceiling_reading
+    from attnbench.measure.load import machine_load
+
+    load_after = machine_load(device)
+    notes = [f"the machine was loaded {when}: {load['load_note']}; its times may not repeat"
+             for when, load in (("before the run", load_before), ("after it", load_after)) if load.get("loaded")]
+    out = {"load_before": load_before, "load_after": load_after,
+           "load": {"loaded": bool(notes), "why": "; ".join(n.split(": ", 1)[1] for n in notes)}}
+    if ceiling is not None:
+        change = ceiling_change(ceiling, ceiling_reading(device, ceiling.get("protocol") or "sustained-l2-cold"))
+        out["ceiling"] = change
+        if change["ceiling_moved"]:
+            notes.append(f"the matmul ceiling moved {change['ceiling_change']:+.0%} during the run "
+                         f"({change['ceiling_tflops_before']:.3g} -> {change['ceiling_tflops_after']:.3g} TFLOP/s)")
+    out["notes"] = notes
+    return out
+
+
 def summarize(kind: Kind, info: dict, rows: list[dict]) -> dict:
     """A finished run's summary: the kind's own totals, and as headline the run's verdict in one line."""
     from attnbench.report.verdict import verdict
@@ -85,7 +106,7 @@ def summarize(kind: Kind, info: dict, rows: list[dict]) -> dict:
 def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
            body: Callable[[Callable[[dict], None], Callable[[str], None]], None],
            extra_env: dict | None = None, resume: int | None = None, group: int | None = None,
-           resume_hint: str | None = None):
+           resume_hint: str | None = None, ceiling: dict | None = None):
     """Start a run of `kind`, call body(on_row, on_progress), store each row at once; return (run_id, rows).
 
     on_row(row, row_kind=None) stores a row (of the row kind named `row_kind`, default the kind's
@@ -93,8 +114,12 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
     number; the run's summary is the kind's. resume: an interrupted run to add to instead of starting
     a new one (body must skip what it already holds). group: the group of runs it belongs to.
     resume_hint: the command that finishes the run if it is cut short ("{run_id}" filled in); a run
-    of a group is finished by `attnbench run --resume`.
+    of a group is finished by `attnbench run --resume`. ceiling: the matmul ceiling read before the run
+    (measure.ceiling.ceiling_reading), read again after it. The machine's load is read before and after
+    too; both go into the run's summary, and a loaded machine or a moved ceiling is said.
     """
+    from attnbench.measure.load import machine_load
+
     kind = kind_of(kind) if isinstance(kind, str) else kind
     store = ResultsStore(db)
     store.mark_stale_running()
@@ -104,6 +129,7 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
     else:
         opened = store.resumed(resume)
     rows: list[dict] = []
+    load_before = machine_load(device)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("left"), TimeRemainingColumn()]
     with interruptible() as interrupt, opened as run_id, \
@@ -138,7 +164,10 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
         # ran out of memory stops early), and its count says how many there really are
         progress.update(task, description=f"{kind.name}: done", total=len(rows), completed=len(rows))
         stored = store.measurements(run_id)  # the rows as stored, each with its kind
-        store.update_summary(run_id, summarize(kind, store.get_run(run_id), stored))
+        conditions = run_conditions(device, load_before, ceiling)
+        store.update_summary(run_id, {**conditions, **summarize(kind, store.get_run(run_id), stored)})
+        for note in conditions["notes"]:
+            console.print(f"attnbench: note: {note}", highlight=False, soft_wrap=True)
     if stored and not any(r.get("status", "ok") == "ok" for r in stored):  # a run where nothing succeeded
         summary = {**(store.get_run(run_id)["summary"] or {}), "error": "no row succeeded: see each row's reason"}
         store.finish_run(run_id, "failed", summary)

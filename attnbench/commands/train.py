@@ -72,7 +72,7 @@ def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | No
     """
     from attnbench.bench.train import expected_rows, model_vocab, prepare_data, run_train_bench
     from attnbench.commands.recording import console, record
-    from attnbench.measure.ceiling import matmul_ceiling_tflops
+    from attnbench.measure.ceiling import ceiling_reading
 
     prepared = prepare_data(cfg)
     data, info = prepared
@@ -80,13 +80,15 @@ def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | No
         model_vocab(cfg, info)  # a bad --vocab-size is refused before a run is recorded
     console.print(f"data: {info['dataset']}, tokenizer {info['tokenizer']}, {len(data.train)} train batches "
                   f"of {cfg.batch_size} x {cfg.seq_len}")
-    peak_flops = matmul_ceiling_tflops(cfg.device) * 1e12
+    reading = ceiling_reading(cfg.device)
+    peak_flops = reading["tflops"] * 1e12
     total = expected_rows(cfg, impls, len(data.train))
     config = {**cfg.to_dict(), "impls": impls, "data": info, "peak_flops": peak_flops, **(extra_config or {})}
     return record(TRAIN, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_train_bench(cfg, impls, on_row=on_row, on_progress=on_progress,
                                                               peak_flops=peak_flops, prepared=prepared),
-                  resume=resume_run, group=group, resume_hint=f"attnbench train --resume {{run_id}} --db {db}")
+                  resume=resume_run, group=group, resume_hint=f"attnbench train --resume {{run_id}} --db {db}",
+                  ceiling=reading)
 
 
 def resume(run_id: int, db: str):

@@ -30,14 +30,10 @@ def _change(ratio, better: str | None, overlap: bool) -> str:
 
 
 def _overlap(column: Column, a: dict, b: dict) -> bool:
-    """Whether the two rows' declared spreads (e.g. time quartiles, or trial ranges) overlap."""
-    spans = []
-    for row in (a, b):
-        value = column.get(row)
-        lo, hi = (row.get(k) for k in column.spread) if column.spread else (None, None)
-        if not all(isinstance(x, (int, float)) for x in (value, lo, hi)):
-            return False  # no spread measured: only the band decides
-        spans.append((min(lo, value), max(hi, value)))
+    """Whether the two rows' declared spreads (time quartiles, the trials' range) overlap."""
+    spans = [column.interval(a), column.interval(b)]
+    if None in spans:
+        return False  # no spread measured: only the band decides
     (lo_a, hi_a), (lo_b, hi_b) = spans
     return lo_a <= hi_b and lo_b <= hi_a
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from attnbench.measure.trials import NOISE_THRESHOLD
 from attnbench.report.tables import Cell, Header, Table
 from attnbench.rows import LOWER, STATUS, VARIANT, Column, Kind, RowKind, kind_of
 
 BASELINE = "sdpa"
-NOISY = 0.10  # an interval wider than this share of its value marks the row noisy
+NOISY = NOISE_THRESHOLD  # where a row does not say (its `noisy`), an interval this wide marks it noisy
 
 
 @dataclass
@@ -94,12 +95,9 @@ def _drop_in(rk: RowKind, row: dict) -> tuple[bool, str]:
 
 def _interval(column: Column, row: dict) -> tuple[float, float, bool]:
     """(low, high, measured?) around the row's value from the column's declared spread."""
+    bounds = column.interval(row)
     value = column.get(row)
-    if column.spread:
-        lo, hi = (row.get(k) for k in column.spread)
-        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
-            return min(lo, value), max(hi, value), True
-    return value, value, False
+    return (*bounds, True) if bounds else (value, value, False)
 
 
 def _rank(entries: list[Entry], better: str) -> list[Entry]:
@@ -119,7 +117,7 @@ def _entries(rk: RowKind, column: Column, rows: list[dict], baseline: str) -> tu
         cost = rk.column(rk.cost) if rk.cost else None
         if not drop_in and cost is not None and cost.get(row) is not None:
             note += f"; {cost.heading} {cost.text(cost.get(row))}"
-        noisy = bool(row.get("noisy")) or (value and (high - low) / abs(value) > NOISY)
+        noisy = row["noisy"] if isinstance(row.get("noisy"), bool) else bool(value and (high - low) / abs(value) > NOISY)
         raw.append((drop_in, Entry(row.get(VARIANT), value, low, high, 1.0, None, noisy=bool(noisy), note=note)))
     drop_ins = _rank([e for d, e in raw if d], column.better)
     others = _rank([e for d, e in raw if not d], column.better)
@@ -285,12 +283,17 @@ def _field_text(kind: Kind, key: str, value) -> str:
 
 
 def _load_caveats(info: dict) -> list[str]:
-    """What the run recorded of a loaded machine (see attnbench/measure/load.py), in words."""
-    load = (info.get("environment") or {}).get("load") or (info.get("summary") or {}).get("load") or {}
+    """What the run recorded of the machine (see commands/recording.run_conditions), in words."""
+    summary = info.get("summary") or {}
+    load, ceiling = summary.get("load") or {}, summary.get("ceiling") or {}
+    out = []
     if isinstance(load, dict) and load.get("loaded"):
-        return [f"run {info.get('id')}: the machine was loaded ({load.get('why', 'other work was running')}): "
-                "its times may not repeat"]
-    return []
+        out.append(f"run {info.get('id')}: the machine was loaded ({load.get('why') or 'other work was running'}): "
+                   "its times may not repeat")
+    if isinstance(ceiling, dict) and ceiling.get("ceiling_moved"):
+        out.append(f"run {info.get('id')}: the matmul ceiling moved {ceiling['ceiling_change']:+.0%} during the "
+                   "run: the machine's speed changed under it")
+    return out
 
 
 def workload_table(w: Workload, baseline: str) -> Table:

@@ -28,7 +28,8 @@ class Column:
     of known values (mode "fwd" -> "forward"); their order is the sort order too. shown_for: the row
     statuses whose value is shown (an out-of-memory row shows no time). wrap: long free text.
     optional: left out of a table when no row has a value (and named in the table's note).
-    spread: the (low, high) row fields around the value within a trial, e.g. the quartiles of a time.
+    spread: the row fields that bound the value's measured spread (the quartiles within a trial, the
+    lowest and highest trial): the interval from the least to the greatest of them holds the value's noise.
     """
 
     key: str
@@ -42,7 +43,7 @@ class Column:
     shown_for: tuple[str, ...] | None = None
     wrap: bool = False
     optional: bool = False
-    spread: tuple[str, str] | None = None
+    spread: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.better not in (None, LOWER, HIGHER):
@@ -94,6 +95,15 @@ class Column:
         if self.labels and value in self.labels:
             return str(value)
         return self.text(value)
+
+    def interval(self, row: Mapping) -> tuple[Any, Any] | None:
+        """(low, high) of the value's measured spread in this row, or None where none was measured."""
+        value = self.get(row)
+        bounds = [row.get(k) for k in self.spread]
+        bounds = [b for b in bounds if isinstance(b, (int, float)) and not isinstance(b, bool)]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not bounds:
+            return None
+        return min(bounds + [value]), max(bounds + [value])
 
     def rank(self, value: Any) -> tuple:
         """A sort key: labelled values in their declared order, then numbers, then text; nothing first."""

@@ -42,8 +42,11 @@ KERNEL_ROWS = RowKind(
         variant_column(), Column("batch_size", "B", fmt="d"), Column("seq_len", "S", fmt="d"),
         Column("num_heads", "H", fmt="d"), Column("head_dim", "D", fmt="d"), Column("causal", "causal"),
         Column("mode", "mode", labels=MODE_NAMES), status_column(),
-        Column("median_ms", "median", "ms", ".4g", LOWER, name="time", shown_for=TIMED, spread=("q1_ms", "q3_ms")),
+        Column("median_ms", "median", "ms", ".4g", LOWER, name="time", shown_for=TIMED,
+               spread=("q1_ms", "q3_ms", "trial_low_ms", "trial_high_ms")),
         Column("iqr_ms", "IQR", "ms", ".2g", value=_iqr, shown_for=TIMED),
+        Column("trial_spread", "trial spread", fmt=".0%", name="spread of the trials' medians", shown_for=TIMED,
+               optional=True),
         Column("tflops", "", "TFLOP/s", ".3g", HIGHER, name="throughput", shown_for=TIMED),
         Column("pct_of_matmul_peak", "{unit} peak", "%", ".3g", name="share of the matmul ceiling",
                shown_for=TIMED),
@@ -53,8 +56,8 @@ KERNEL_ROWS = RowKind(
     ),
     groups=("mode", "causal", "batch_size", "seq_len", "num_heads", "emb_dim"),
     key_metrics=("median_ms", "tflops"),
-    params=("head_dim", "kv_heads", "v_head_dim", "repeats", "warmup", "check_seq_len", "check_batch",
-            "check_tolerance"),
+    params=("head_dim", "kv_heads", "v_head_dim", "repeats", "warmup", "trials", "check_seq_len", "check_batch",
+            "check_tolerance", "noise_threshold", "clock_samples"),
     named_by=("mode",),
     work=work_changes,
     cost="rel_error",
@@ -62,7 +65,8 @@ KERNEL_ROWS = RowKind(
           "Best among ok rows: lowest median time, highest TFLOP/s, lowest peak memory. "
           "TFLOP/s count only the (q, k) pairs each variant keeps (fwd 4·B·H·pairs·D, bwd 2.5×, "
           "fwd_bwd 3.5×), so the fastest row need not have the highest TFLOP/s; "
-          "% peak is of the measured dense matmul ceiling. "
+          "% peak is of the measured dense matmul ceiling; trial spread is max / min - 1 of the independent "
+          "trials' medians. "
           "Invalid rows failed the accuracy check against the float64 reference."),
 )
 
