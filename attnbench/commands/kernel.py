@@ -20,6 +20,7 @@ from attnbench.commands.options import (
     parse_variant_options,
     resolve_device,
 )
+from attnbench.errors import AttnbenchError
 from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.kernel import KERNEL, KERNEL_ROWS
 from attnbench.settings import add_arguments, build, given
@@ -38,6 +39,8 @@ def add_parser(sub):
     out.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
     out.add_argument("--plot", nargs="?", const="attnbench-results/plots", metavar="DIR",
                      help="draw time, TFLOP/s and memory plots as PNG into DIR (default attnbench-results/plots)")
+    out.add_argument("--force", action="store_true",
+                     help="run a sweep whose largest row needs more memory than this machine has")
     out.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
                      help="finish an interrupted or failed kernel run with its own settings, without repeating "
                           "a row it measured")
@@ -71,22 +74,49 @@ def config_from_args(args) -> KernelConfig:
                  "kernel setting")
 
 
-def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group: int | None = None):
-    """Run the sweep into the store (progress shown); returns (run_id, rows)."""
+def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group: int | None = None,
+            force: bool = False):
+    """Run the sweep into the store (progress shown); returns (run_id, rows). A sweep whose largest row
+    would not fit in this machine's memory is refused unless `force`; a long one is announced."""
     from attnbench.bench.kernel import build_all
     from attnbench.commands.recording import console, record
-    from attnbench.measure.ceiling import matmul_ceiling_tflops
+    from attnbench.measure.ceiling import ceiling_reading
 
     build_all(cfg)  # bad names, options or modes fail here, before a run is recorded
     total = len(shapes(cfg)) * len(cfg.causal) * len(cfg.impls) * len(cfg.modes)
     console.print(f"measuring this device's matmul ceiling ({cfg.device}) ...")
-    ceiling = matmul_ceiling_tflops(cfg.device)
+    reading = ceiling_reading(cfg.device, cfg.timing_protocol)
+    ceiling = reading["tflops"]
+    check_cost(cfg, ceiling, force)
     config = {**cfg.to_dict(), "matmul_ceiling_tflops": ceiling, **(extra_config or {})}
     return record(KERNEL, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
                                                                on_progress=on_progress),
                   extra_env={"matmul_ceiling_tflops": ceiling}, group=group,
-                  resume_hint=f"attnbench kernel --resume {{run_id}} --db {db}")
+                  resume_hint=f"attnbench kernel --resume {{run_id}} --db {db}", ceiling=reading)
+
+
+LONG_S = 600  # a sweep whose arithmetic alone needs longer than this at the ceiling is announced
+
+
+def check_cost(cfg: KernelConfig, ceiling: float | None, force: bool) -> None:
+    """Refuse (without --force) a sweep whose largest row needs more memory than the machine has; say so
+    when its arithmetic alone takes minutes."""
+    from attnbench.bench.estimate import available_bytes, estimate
+    from attnbench.commands.recording import console
+
+    cost, free = estimate(cfg, ceiling), available_bytes(cfg.device)
+    if free is not None and cost.peak_bytes > free:
+        message = (f"{cost.peak_row} needs about {cost.peak_bytes / 2**30:.1f} GiB; this machine has "
+                   f"{free / 2**30:.1f} GiB available: choose smaller shapes (e.g. --batch-size, --seq-len), "
+                   f"or --force to run it anyway")
+        if not force:
+            raise AttnbenchError(message)
+        console.print(f"attnbench: note: {message} (forced)", highlight=False)
+    if cost.seconds > LONG_S:
+        console.print(f"attnbench: note: {cost.rows} rows whose attention alone needs at least "
+                      f"{cost.seconds / 60:.0f} minutes at this machine's matmul ceiling ({ceiling:.3g} TFLOP/s); "
+                      f"Ctrl-C keeps what is measured", highlight=False)
 
 
 def resume(run_id: int, db: str):
@@ -120,7 +150,7 @@ def run(args):
         check_writable(flag, path)
     check_writable("--plot", args.plot, folder=True)
     check_trackers(args)
-    run_id, rows = execute(cfg, args.db) if cfg is not None else resume(args.resume, args.db)
+    run_id, rows = execute(cfg, args.db, force=args.force) if cfg is not None else resume(args.resume, args.db)
     info = ResultsStore(args.db).get_run(run_id)
     show_run(info, rows, title=f"kernel run {run_id} ({info['config'].get('device')}, {info['config'].get('dtype')})")
     if args.output:
