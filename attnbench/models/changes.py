@@ -72,14 +72,23 @@ def mla_kernel_options(model_opts: dict, kernel_opts: dict) -> dict:
     return {**kernel_opts, "latent_dim": model_opts["latent_dim"], "rope_dim": 0}
 
 
+def _clamp_positions(embedding: nn.Embedding, args: tuple) -> tuple:
+    """Positions past the (zeroed) table read its last row, zero too: the model runs at any length."""
+    return (args[0].clamp(max=embedding.num_embeddings - 1), *args[1:])
+
+
 def zero_positions(embedding: nn.Embedding, name: str) -> tuple[Callable[[], None], str]:
-    """ALiBi replaces position embeddings: zero the learned ones and freeze them. Returns (undo, note)."""
+    """ALiBi replaces position embeddings: zero the learned ones and freeze them, and let positions past
+    the table read zeros too, so the model runs past its configured length (ALiBi's extrapolation).
+    Returns (undo, note)."""
     saved, trainable = embedding.weight.detach().clone(), embedding.weight.requires_grad
     with torch.no_grad():
         embedding.weight.zero_()
     embedding.weight.requires_grad_(False)
+    hook = embedding.register_forward_pre_hook(_clamp_positions)
 
     def undo():
+        hook.remove()
         with torch.no_grad():
             embedding.weight.copy_(saved)
         embedding.weight.requires_grad_(trainable)
