@@ -118,12 +118,15 @@ def step_flops(task: Task, model, handle, batch, device, autocast) -> dict:
 
 
 def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg: TrainConfig, device, sampler,
-                on_step: Callable[[dict], None], peak_flops: float | None) -> dict:
+                on_step: Callable[[dict], None], peak_flops: float | None,
+                install: Callable[[torch.nn.Module], object] | None = None) -> dict:
     """Train one variant on the task; every step is a row (on_step); returns the variant's summary row.
     build() gives a fresh model with the run's initial weights. cfg: epochs, compile, attn_options and
-    the optimizer's settings (lr, weight_decay, warmup_steps, grad_clip)."""
+    the optimizer's settings (lr, weight_decay, warmup_steps, grad_clip). install(model) -> handle puts
+    the variant into the model where `name` is a label rather than a registered name (a bench's own
+    variant: the quality bench's explicit-bias ALiBi); default use_attention(model, name, **options)."""
     model = build()
-    handle = use_attention(model, name, **cfg.attn_options.get(name, {}))
+    handle = install(model) if install else use_attention(model, name, **cfg.attn_options.get(name, {}))
     model.to(device).train()
     model_size_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
