@@ -139,6 +139,26 @@ def build_all(cfg: KernelConfig) -> dict[str, Attention]:
     return {impl: build_variant(impl, options_for(impl, cfg)) for impl in cfg.impls}
 
 
+def impossible(cfg: KernelConfig, impl: str) -> str | None:
+    """Why no row of this sweep could run `impl` (its device, dtype, every mode or every causality asked
+    for is one it cannot do), or None: then its rows are measured, or are `unsupported` one by one."""
+    from attnbench.attention.registry import get_spec
+
+    spec = get_spec(impl)
+    reason = spec.unavailable_reason(cfg.device)
+    if reason:
+        return f"{impl}: {reason}"
+    if cfg.dtype not in spec.dtypes:
+        return f"{impl} runs in {', '.join(spec.dtypes)}, not {cfg.dtype} (--dtype)"
+    if not spec.backward and all(m != "fwd" for m in cfg.modes):
+        return f"{impl} has no backward pass, and only {', '.join(cfg.modes)} was asked for (--mode fwd would run)"
+    if not spec.causal and all(cfg.causal):
+        return f"{impl} cannot run causal attention, and only causal was asked for (--causal false would run)"
+    if not spec.bidirectional and not any(cfg.causal):
+        return f"{impl} runs causal attention only, and only non-causal was asked for (--causal true would run)"
+    return None
+
+
 def build_variant(name: str, options: dict) -> Attention:
     """get_attention, with a variant's own builder failing (a plugin's, say) as one line naming its file
     and line, before anything runs."""

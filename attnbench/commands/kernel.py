@@ -10,7 +10,7 @@ The lab's three studies, one command each:
 from __future__ import annotations
 
 from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
-from attnbench.bench.kernel_config import PRESETS, SWEEP
+from attnbench.bench.kernel_config import PRESETS, SWEEP, impossible
 from attnbench.commands.options import (
     add_tracker_arguments,
     check_trackers,
@@ -67,11 +67,23 @@ def config_from_args(args) -> KernelConfig:
     impls = typed.get("impls") or KernelConfig().impls
     pairs = list(args.opt) + [f"{name}={getattr(args, 'shortcut_' + name)}" for name in SHORTCUT_OPTIONS
                               if getattr(args, "shortcut_" + name) is not None]
+    kv = [p for p in pairs if p.partition("=")[0].strip() == "kv_heads"]  # a setting here, as in a model
+    if kv:
+        if "kv_heads" in typed:
+            raise AttnbenchError("--opt kv_heads and --kv-heads contradict each other: give one of them")
+        typed["kv_heads"] = parse_variant_options(kv[-1:], [], {"kv_heads": 1})["kv_heads"]
+        pairs = [p for p in pairs if p not in kv]
     device_defaults = {"device": device, "dtype": default_dtype(device)}
     preset = PRESETS.settings(args.preset, device, KernelConfig) if args.preset else {}
     impls = typed.get("impls") or preset.get("impls") or impls
-    return build(KernelConfig, [device_defaults, preset, typed, {"options": parse_variant_options(pairs, impls)}],
-                 "kernel setting")
+    cfg = build(KernelConfig, [device_defaults, preset, typed, {"options": parse_variant_options(pairs, impls)}],
+                "kernel setting")
+    named = [n for v in args.impls or [] for n in v.split(",") if n.strip() and n.strip() != "all"]
+    if len(cfg.impls) == 1 and named:  # the one variant asked for by name: it must be able to run
+        reason = impossible(cfg, cfg.impls[0])
+        if reason:
+            raise AttnbenchError(f"{reason}; nothing would be measured")
+    return cfg
 
 
 def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group: int | None = None,
@@ -84,10 +96,11 @@ def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group:
 
     build_all(cfg)  # bad names, options or modes fail here, before a run is recorded
     total = len(shapes(cfg)) * len(cfg.causal) * len(cfg.impls) * len(cfg.modes)
+    check_memory(cfg, force)
     console.print(f"measuring this device's matmul ceiling ({cfg.device}) ...")
     reading = ceiling_reading(cfg.device, cfg.timing_protocol)
     ceiling = reading["tflops"]
-    check_cost(cfg, ceiling, force)
+    announce_time(cfg, ceiling)
     config = {**cfg.to_dict(), "matmul_ceiling_tflops": ceiling, **(extra_config or {})}
     return record(KERNEL, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
@@ -99,13 +112,12 @@ def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group:
 LONG_S = 600  # a sweep whose arithmetic alone needs longer than this at the ceiling is announced
 
 
-def check_cost(cfg: KernelConfig, ceiling: float | None, force: bool) -> None:
-    """Refuse (without --force) a sweep whose largest row needs more memory than the machine has; say so
-    when its arithmetic alone takes minutes."""
+def check_memory(cfg: KernelConfig, force: bool) -> None:
+    """Refuse (without --force) a sweep whose largest row needs more memory than the machine has."""
     from attnbench.bench.estimate import available_bytes, estimate
     from attnbench.commands.recording import console
 
-    cost, free = estimate(cfg, ceiling), available_bytes(cfg.device)
+    cost, free = estimate(cfg, None), available_bytes(cfg.device)
     if free is not None and cost.peak_bytes > free:
         message = (f"{cost.peak_row} needs about {cost.peak_bytes / 2**30:.1f} GiB; this machine has "
                    f"{free / 2**30:.1f} GiB available: choose smaller shapes (e.g. --batch-size, --seq-len), "
@@ -113,6 +125,14 @@ def check_cost(cfg: KernelConfig, ceiling: float | None, force: bool) -> None:
         if not force:
             raise AttnbenchError(message)
         console.print(f"attnbench: note: {message} (forced)", highlight=False)
+
+
+def announce_time(cfg: KernelConfig, ceiling: float | None) -> None:
+    """Say so when the sweep's arithmetic alone takes minutes at the measured ceiling."""
+    from attnbench.bench.estimate import estimate
+    from attnbench.commands.recording import console
+
+    cost = estimate(cfg, ceiling)
     if cost.seconds > LONG_S:
         console.print(f"attnbench: note: {cost.rows} rows whose attention alone needs at least "
                       f"{cost.seconds / 60:.0f} minutes at this machine's matmul ceiling ({ceiling:.3g} TFLOP/s); "

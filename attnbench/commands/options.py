@@ -40,9 +40,10 @@ def _convert(text: str, default):
     return text
 
 
-def parse_variant_options(pairs: list[str], impls: list[str]) -> dict:
-    """`--opt window=256 --opt n_hashes=4` -> typed values, by each option's default in the variants."""
-    known = {}
+def parse_variant_options(pairs: list[str], impls: list[str], more: dict | None = None) -> dict:
+    """`--opt window=256 --opt n_hashes=4` -> typed values, by each option's default in the variants.
+    more: {option: default} beside the kernels' own (a model's options, such as gqa's kv_heads)."""
+    known = dict(more or {})
     for impl in impls:
         for name, param in get_spec(impl).options().items():
             known.setdefault(name, param.default)

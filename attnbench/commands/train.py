@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from attnbench.attention.registry import get_spec
 from attnbench.bench.kernel_config import build_variant
 from attnbench.bench.train_config import PRESETS, TrainConfig, make_config
 from attnbench.commands.options import (
@@ -20,6 +21,8 @@ from attnbench.commands.options import (
     parse_variant_options,
     resolve_device,
 )
+from attnbench.errors import AttnbenchError
+from attnbench.models.family import family_of_size
 from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.train import STEP_ROWS, SUMMARY_ROWS, TRAIN
 from attnbench.settings import add_arguments, given
@@ -50,17 +53,21 @@ def config_from_args(args) -> tuple[TrainConfig, list[str]]:
     device = resolve_device(args.device or PRESETS.device(args.preset) or file_device)
     cfg = make_config(args.preset, {**typed, "device": device})
     impls = parse_impls(cfg.attn)
-    options = parse_variant_options(args.opt, impls)
-    cfg.attn_options = {impl: {k: v for k, v in options.items() if k in _option_names(impl)} for impl in impls}
-    for impl in impls:  # a variant's builder that fails (a plugin's) is one line now, not a failed run later
-        build_variant(impl, cfg.attn_options[impl])
+    family = family_of_size(cfg.model)
+    model_options = {impl: set(family.change(impl).model_options) for impl in impls}  # gqa's kv_heads...
+    options = parse_variant_options(args.opt, impls, {o: None for names in model_options.values() for o in names})
+    kernel_options = {impl: set(get_spec(impl).options()) for impl in impls}
+    cfg.attn_options = {impl: {k: v for k, v in options.items() if k in kernel_options[impl] | model_options[impl]}
+                        for impl in impls}
+    named = [n for v in args.attn or [] for n in v.split(",") if n.strip() and n.strip() != "all"]
+    if len(impls) == 1 and named:  # the one variant asked for by name: it must be able to run here
+        reason = get_spec(impls[0]).unavailable_reason(cfg.device)
+        if reason:
+            raise AttnbenchError(f"{impls[0]}: {reason}; nothing would be trained")
+    for impl in impls:  # a variant's builder or model option that fails is one line now, not a failed run later
+        build_variant(impl, {k: v for k, v in cfg.attn_options[impl].items() if k in kernel_options[impl]})
+        family.check_options(cfg.model, impl, cfg.attn_options[impl])
     return cfg, impls
-
-
-def _option_names(impl: str) -> set[str]:
-    from attnbench.attention.registry import get_spec
-
-    return set(get_spec(impl).options())
 
 
 def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | None = None,

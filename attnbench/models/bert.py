@@ -143,7 +143,8 @@ def _qkv(self_attn) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
 BERT_SITE = AttentionSite(qkv=_qkv, keep=("dropout",), dropout="dropout")  # BertSelfOutput projects afterwards
 
 FAMILY = declare(ModelFamily(
-    name="bert", title="BERT", model_type=BertPreTrainedModel, sizes=BERT_SIZES, build=build_bert, causal=False,
+    name="bert", title="BERT", model_type=BertPreTrainedModel, sizes=BERT_SIZES, build=build_bert,
+    config=bert_config, causal=False,
     attention_layers=lambda model: [(layer.attention, "self") for layer in model.base_model.encoder.layer],
     cross_attention=lambda model: [layer.crossattention.self for layer in model.base_model.encoder.layer
                                    if hasattr(layer, "crossattention")],

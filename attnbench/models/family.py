@@ -48,10 +48,20 @@ class ModelFamily:
     cross_attention: Callable[[nn.Module], list[nn.Module]] = _none  # routed to the kernel, never replaced
     changes: Mapping[str, VariantChange] = field(default_factory=dict)  # variant -> what else it changes
     module: str = ""
+    config: Callable[[str], Any] | None = None  # config(size) -> its transformers config, no model built
 
     def change(self, variant: str) -> VariantChange:
         """What `variant` changes here besides the kernel (nothing for a kernel-only variant)."""
         return self.changes.get(variant, KERNEL_ONLY)
+
+    def check_options(self, size: str, variant: str, options: dict) -> dict:
+        """The model options `variant` would take in a model of `size`, checked now (gqa's kv_heads must
+        divide the heads...), so that a bad one is one line before a run, not a failed variant in it."""
+        change = self.change(variant)
+        given = {k: v for k, v in options.items() if k in change.model_options}
+        if change.resolve is None or self.config is None:
+            return given
+        return change.resolve(self.config(size), given)
 
 
 _FAMILIES: dict[str, ModelFamily] = {}

@@ -133,7 +133,8 @@ GPT2_SITE = AttentionSite(qkv=_split_qkv, keep=("c_proj", "attn_dropout", "resid
 GPT2_CHANGES = replacement_changes(GPT2_SITE, positions=lambda model: model.base_model.wpe, positions_name="wpe")
 
 FAMILY = declare(ModelFamily(
-    name="gpt2", title="GPT-2", model_type=GPT2PreTrainedModel, sizes=GPT2_SIZES, build=build_gpt2, causal=True,
+    name="gpt2", title="GPT-2", model_type=GPT2PreTrainedModel, sizes=GPT2_SIZES, build=build_gpt2,
+    config=gpt2_config, causal=True,
     # GPT2Model itself, or the .transformer of an LM / classifier head
     attention_layers=lambda model: [(block, "attn") for block in model.base_model.h],
     cross_attention=lambda model: [b.crossattention for b in model.base_model.h if hasattr(b, "crossattention")],
