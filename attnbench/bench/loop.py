@@ -117,6 +117,32 @@ def step_flops(task: Task, model, handle, batch, device, autocast) -> dict:
                             "attention counted from the calls' shapes: " + result["method"]}
 
 
+CHECK_BUDGET_MB = 1024  # memory the dense float64 reference may take: longer sequences are checked shorter
+
+
+def reference_check(model, handle, device, seq_len: int) -> str:
+    """The installed kernel against its float64 reference at the model's heads, head size and the run's
+    sequence length (halved until the dense reference fits CHECK_BUDGET_MB), outputs and gradients where
+    it has a backward, in the dtype training gives it: '' when it passes, else what failed. Every
+    variant, a plugin's too, passes this before it trains."""
+    from attnbench.bench.kernel_check import check_seq_len
+    from attnbench.attention.verify import check_against_reference
+    from attnbench.models.family import family_of
+
+    attn = handle.attention
+    if attn.unavailable_on(device):
+        return ""  # it will say so itself when called
+    config = model.config
+    heads = config.num_attention_heads
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    seq = check_seq_len(seq_len, heads, CHECK_BUDGET_MB)
+    q, k, v = attn.make_inputs(1, heads, seq, config.hidden_size // heads, dtype=dtype, device=device)
+    checks = check_against_reference(attn, q, k, v, causal=family_of(model).causal, grads=attn.spec.backward)
+    failed = [str(c) for c in checks if not c.ok]
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return f"accuracy check failed: {failed[0]}{more}" if failed else ""
+
+
 def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg: TrainConfig, device, sampler,
                 on_step: Callable[[dict], None], peak_flops: float | None,
                 install: Callable[[torch.nn.Module], object] | None = None) -> dict:
@@ -127,6 +153,10 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
     variant: the quality bench's explicit-bias ALiBi); default use_attention(model, name, **options)."""
     model = build()
     handle = install(model) if install else use_attention(model, name, **cfg.attn_options.get(name, {}))
+    failed = reference_check(model, handle, device, getattr(cfg, "seq_len", 128))
+    if failed:  # a kernel that computes something else is not trained, and says what it got wrong
+        handle.remove()
+        return {"impl": name, "status": "invalid", "reason": failed}
     model.to(device).train()
     model_size_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()

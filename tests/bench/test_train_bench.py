@@ -29,10 +29,17 @@ def _train(impls, **kw):
 
 @pytest.fixture
 def nan_variant():
-    @registry.register("t-nan", summary="returns NaN", exact=True)
+    """A variant right on its first call (the reference check before training) and NaN from then on, as a
+    training that diverges: the loop must stop it and go on with the others."""
+    @registry.register("t-nan", summary="returns NaN after its first call", exact=True)
     def build():
-        return lambda q, k, v, *, causal, key_mask, scale: (sdpa_call(q, k, v, causal=causal, key_mask=key_mask,
-                                                                      scale=scale) * float("nan"), "nan")
+        calls = []
+
+        def kernel(q, k, v, *, causal, key_mask, scale):
+            calls.append(1)
+            out = sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
+            return (out if len(calls) == 1 else out * float("nan")), "nan"
+        return kernel
     yield
     registry._REGISTRY.pop("t-nan", None)
 

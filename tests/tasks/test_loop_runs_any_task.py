@@ -68,10 +68,16 @@ def build():
 
 @pytest.fixture
 def nan_variant():
-    @registry.register("t-nan-task", summary="returns NaN", exact=True)
+    """Right on its first call (the reference check before training), NaN from then on: a divergence."""
+    @registry.register("t-nan-task", summary="returns NaN after its first call", exact=True)
     def build_nan():
-        return lambda q, k, v, *, causal, key_mask, scale: (sdpa_call(q, k, v, causal=causal, key_mask=key_mask,
-                                                                      scale=scale) * float("nan"), "nan")
+        calls = []
+
+        def kernel(q, k, v, *, causal, key_mask, scale):
+            calls.append(1)
+            out = sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
+            return (out if len(calls) == 1 else out * float("nan")), "nan"
+        return kernel
     yield
     registry._REGISTRY.pop("t-nan-task", None)
 
