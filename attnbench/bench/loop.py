@@ -21,6 +21,7 @@ from contextlib import nullcontext
 
 import torch
 
+from attnbench.attention.flash_impl import use_flash_impl
 from attnbench.attention.registry import get_spec
 from attnbench.bench.failures import classify, free_memory
 from attnbench.bench.train_config import TrainConfig
@@ -125,8 +126,8 @@ def reference_check(model, handle, device, seq_len: int) -> str:
     sequence length (halved until the dense reference fits CHECK_BUDGET_MB), outputs and gradients where
     it has a backward, in the dtype training gives it: '' when it passes, else what failed. Every
     variant, a plugin's too, passes this before it trains."""
-    from attnbench.bench.kernel_check import check_seq_len
     from attnbench.attention.verify import check_against_reference
+    from attnbench.bench.kernel_check import check_seq_len
     from attnbench.models.family import family_of
 
     attn = handle.attention
@@ -278,5 +279,6 @@ def run_variants(task: Task, impls: list[str], build: Callable[[], torch.nn.Modu
             except Exception as e:  # noqa: BLE001 - one variant failing is a data point; the others go on
                 status, reason = classify(e)
                 summary = {"impl": name, "status": status, "reason": reason}
+            use_flash_impl(None)  # sdpa-fa4 swaps SDPA's flash backend process-wide: the next variant gets FA2
             free_memory(device)
             on_summary(summary)
