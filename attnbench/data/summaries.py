@@ -49,6 +49,7 @@ SUMMARY_WORDS = (3, 40)
 _SKIP_DIRS = {"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__", "encodings",
               "pydoc_data", "lib2to3", "turtledemo", "idlelib", "ensurepip"}
 SPLITS = ("train", "heldout")
+HUB_SPLITS = dict(zip(SPLITS, ("train", "test")))  # our sides, as the hub names its splits
 
 
 @dataclass(frozen=True)
@@ -115,15 +116,15 @@ def long_text(dataset: str, split: str, chars: int) -> tuple[list[str], str]:
         raise AttnbenchError(f"split {split!r}: use one of {', '.join(SPLITS)}")
     name = check_dataset(dataset)
     if name == STDLIB:
-        texts = _take([p.read_text(encoding="utf-8") for p in stdlib_modules(split == "heldout")], chars)
+        texts = _take([p.read_text(encoding="utf-8") for p in stdlib_modules(split == SPLITS[1])], chars)
         return texts, f"{stdlib_source()}: whole {split} modules"
     if name in (CNN_DAILYMAIL, CNN_DAILYMAIL_HUB):
-        hub_split = "train" if split == "train" else "test"
+        hub_split = HUB_SPLITS[split]
         pairs, _ = _collect(_hub_records(hub_split, chars), None, _hub_name(hub_split), chars=chars)
         return [p.article for p in pairs], f"{CNN_DAILYMAIL_HUB} {CNN_DAILYMAIL_VERSION} {hub_split} articles"
     pairs, _ = _collect(_file_records(Path(name)), None, name)
     half = len(pairs) // 10 or 1  # a file has no split: its first tenth is held out (after no shuffle)
-    chosen = pairs[:half] if split == "heldout" else pairs[half:]
+    chosen = pairs[:half] if split == SPLITS[1] else pairs[half:]
     return _take([p.article for p in chosen], chars), f"{name} articles ({split})"
 
 
