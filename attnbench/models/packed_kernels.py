@@ -16,7 +16,7 @@ so `--attn flash4` runs flash4 padded and unpadded:
   to a multiple of FLEX_BUCKET (the extra rows form one more "sequence" whose output is dropped): a
   sweep compiles once per bucket, not once per batch.
 
-The backend string says which ran, with the number of packed sequences; a kernel that cannot run here
+The backend string says which ran on packed sequences; a kernel that cannot run here
 says why (unavailable), never substituting another.
 """
 
@@ -93,11 +93,12 @@ def _flash4_unavailable(device, dtype):
 
 
 def _flash4_run(q, k, v, segments: Segments, prepared, scale):
+    from attnbench.attention.fa4 import fa4_label
     from attnbench.attention.flash import flash4_varlen
 
-    out_THD, label = flash4_varlen(_thd(q), _thd(k), _thd(v), segments.cu_seqlens, segments.max_seqlen,
-                                   causal=False, scale=scale)
-    return out_THD[None], label
+    out_THD, _ = flash4_varlen(_thd(q), _thd(k), _thd(v), segments.cu_seqlens, segments.max_seqlen,
+                               causal=False, scale=scale)
+    return out_THD[None], f"{fa4_label()}; varlen (packed sequences)"  # one label, whatever the batch
 
 
 # --- flash2: flash_attn's varlen, else torch's ------------------------------------------------------------
@@ -131,7 +132,7 @@ def _flash2_run(q, k, v, segments: Segments, prepared, scale):
     if module is not None:
         out_THD = module.flash_attn_varlen_func(_thd(q), _thd(k), _thd(v), cu, cu, longest, longest,
                                                 softmax_scale=scale)
-        return out_THD[None], f"flash_attn {module.__version__} varlen, {len(segments.lengths)} packed sequences"
+        return out_THD[None], f"flash_attn {module.__version__} varlen (packed sequences)"
     varlen_attn, takes_scale = torch_varlen()
     if not takes_scale and abs(scale - q.shape[-1] ** -0.5) > 1e-12:
         raise UnsupportedError(f"torch {torch.__version__}'s varlen_attn takes no scale, and this layer's is "
@@ -139,8 +140,7 @@ def _flash2_run(q, k, v, segments: Segments, prepared, scale):
     use_flash_impl(None)
     out_THD = varlen_attn(_thd(q), _thd(k), _thd(v), cu, cu, longest, longest,
                           **({"scale": scale} if takes_scale else {}))
-    return out_THD[None], (f"torch varlen_attn (FlashAttention-2 vendored in PyTorch), "
-                           f"{len(segments.lengths)} packed sequences")
+    return out_THD[None], "torch varlen_attn (FlashAttention-2 vendored in PyTorch; packed sequences)"
 
 
 # --- flex: a document mask ----------------------------------------------------------------------------------
@@ -179,8 +179,8 @@ def _flex_run(q, k, v, segments: Segments, prepared, scale):
         q, k, v = (torch.nn.functional.pad(t, (0, 0, 0, extra)) for t in (q, k, v))
     compile = resolve_compile(None, q.device)
     out_1HTD = run_flex(q, k, v, block_mask=block_mask, score_mod=None, scale=scale, compile=compile)
-    label = (f"{backend_label('triton', compile, q.device)}, document mask over {len(segments.lengths)} packed "
-             f"sequences" + (f", T {total} padded to {padded}" if extra else ""))
+    label = (f"{backend_label('triton', compile, q.device)}, document mask over the packed sequences"
+             + (f", T rounded up to a multiple of {FLEX_BUCKET}" if extra else ""))
     return out_1HTD[:, :, :total].transpose(1, 2), label
 
 
