@@ -14,7 +14,7 @@ import warnings
 
 from attnbench.errors import AttnbenchError, code_error
 
-COMMANDS = ["run", "list", "kernel", "train", "quality", "results", "report", "plots"]
+COMMANDS = ["run", "list", "kernel", "train", "infer", "quality", "results", "report", "plots"]
 
 
 class _Parser(argparse.ArgumentParser):
