@@ -96,7 +96,8 @@ def _verdict(store: ResultsStore, args) -> int:
     if args.format == "json":
         print(json.dumps(answer.to_dict(), indent=2, default=str))
     elif args.format == "md":
-        lines = ["## Verdict: which attention to use", ""] + [f"- {md_escape(a)}" for a in answer.answers]
+        model = f" for {md_escape(answer.model)}" if answer.model else ""
+        lines = [f"## Verdict: which attention to use{model}", ""] + [f"- {md_escape(a)}" for a in answer.answers]
         lines += [""] + [f"- _{md_escape(c)}_" for c in answer.caveats]
         print("\n".join(lines) + "\n\n" + "\n".join(render_table(workload_table(w, answer.baseline))
                                                   for w in answer.workloads))

@@ -28,6 +28,7 @@ from attnbench.commands.options import (
 )
 from attnbench.data.conversations import check_dataset
 from attnbench.errors import AttnbenchError, closest
+from attnbench.models.shapes import model_shape
 from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.kernel import KERNEL, MODE_NAMES
 from attnbench.rows.train import TRAIN
@@ -47,6 +48,10 @@ def add_parser(sub):
                        description=__doc__)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     p.add_argument("--preset", default="quick", help="quick (default), full, or a JSON file (see above)")
+    p.add_argument("--model", default=None, metavar="NAME|DIR",
+                   help="the model to answer for: a size attnbench knows (gpt2, bert-base-uncased, ...) or a local "
+                        "directory with a config.json; kernels take its heads, head size, key/value heads, "
+                        "causality and lengths, and it trains where it can (default: generic shapes)")
     p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
     p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
     p.add_argument("--report", default="attnbench-results/report", help="where the HTML report goes")
@@ -55,8 +60,11 @@ def add_parser(sub):
                    help="finish an interrupted run (its kernel or train run id) without repeating what it measured")
 
 
-def suite_configs(preset: str, device: str) -> tuple[KernelConfig, TrainConfig]:
-    """The kernel sweep and the training of a suite, for every registered variant."""
+def suite_configs(preset: str, device: str, model: str | None = None) -> tuple[KernelConfig, TrainConfig | None]:
+    """The kernel sweep and the training of a suite, for every registered variant. model: a size name or
+    a local model directory whose attention the kernels take (heads, head size, key/value heads, causal,
+    lengths up to its maximum) and which trains where a family can train it; None for the defaults.
+    The training is None where the model cannot be trained here (a bidirectional model, say)."""
     file: dict = {"kernel": {}, "train": {}}
     if preset not in PRESET_NAMES:
         file = _preset_file(preset)
@@ -65,13 +73,47 @@ def suite_configs(preset: str, device: str) -> tuple[KernelConfig, TrainConfig]:
     base = {"impls": list(all_specs()), "causal": [False, True], "dtype": default_dtype(device), "device": device}
     if device == "cpu":  # small CPU shapes: each variant with the options made for them (lsh buckets...)
         base["per_impl_options"] = {name: dict(spec.example_options) for name, spec in all_specs().items()}
-    cfg = build(KernelConfig, [base, kernel_settings, file["kernel"]], "kernel setting")  # the file's keys win
-    train = {"attn": list(all_specs()), **train_settings, **file["train"], "device": device}
-    train_cfg = make_config(train.pop("preset", None), train)
+    shape = model_shape(model) if model else None
+    from_model = _kernel_for(shape, kernel_settings, device) if shape else {}
+    cfg = build(KernelConfig, [base, kernel_settings, from_model, file["kernel"]], "kernel setting")  # the file wins
+    train_cfg = None
+    trainable = _training_for(shape) if shape else {}
+    if trainable is not None:
+        train = {"attn": list(all_specs()), **train_settings, **trainable, **file["train"], "device": device}
+        train_cfg = make_config(train.pop("preset", None), train)
     build_all(cfg)  # names, options and settings are checked now: nothing is recorded for a bad suite
-    parse_impls(train_cfg.attn)  # and the training's now, not after the kernel sweep
-    check_dataset(train_cfg.dataset)
+    if train_cfg is not None:
+        parse_impls(train_cfg.attn)  # and the training's now, not after the kernel sweep
+        check_dataset(train_cfg.dataset)
     return cfg, train_cfg
+
+
+def _kernel_for(shape, preset: dict, device: str) -> dict:
+    """The preset's sweep at the model's attention; the model is named in the run's config (and verdict)."""
+    from attnbench.models.shapes import kernel_settings
+
+    settings = kernel_settings(shape, preset, device)
+    if device == "cpu" and shape.heads * shape.head_dim > 256:  # a big model on the CPU: its heads, fewer of them
+        settings["num_heads"] = [max(1, 256 // shape.head_dim)]
+    return settings
+
+
+def _training_for(shape) -> dict | None:
+    """TrainConfig settings that train this model, or None where it cannot be trained here: language
+    modelling needs a causal model of a family attnbench builds."""
+    from attnbench.models.family import get_family
+
+    if shape.family is None or not get_family(shape.family).causal:
+        return None
+    if shape.size is not None:
+        return {"model": shape.size}
+    family = get_family(shape.family)
+    size = next((s for s in family.sizes if family.config(s).num_attention_heads == shape.heads
+                 and family.config(s).hidden_size == shape.heads * shape.head_dim), None)
+    if size is None:
+        return None
+    weights = any(os.path.isfile(os.path.join(shape.path, f)) for f in ("model.safetensors", "pytorch_model.bin"))
+    return {"model": size, "init": "pretrained", "pretrained_path": shape.path} if weights else {"model": size}
 
 
 def _preset_file(path: str) -> dict:
@@ -95,7 +137,6 @@ def part(role: str, kernel_run: int | None = None) -> dict:
 
 
 def run(args):
-    from attnbench.commands import kernel, train
     from attnbench.commands.recording import exit_code
     from attnbench.results.store import ResultsStore
 
@@ -103,20 +144,41 @@ def run(args):
     check_trackers(args)
     check_writable("--report", args.report, folder=True)
     if args.resume is not None:
-        kernel_id, kernel_rows, train_id, train_rows = resume_suite(args.resume, args.db)
+        parts = resume_suite(args.resume, args.db)
     else:
         device = resolve_device(args.device)
-        kernel_cfg, train_cfg = suite_configs(args.preset, device)
-        group = ResultsStore(args.db).start_group(SUITE, sys.argv, {"preset": args.preset, "device": device})
-        kernel_id, kernel_rows = kernel.execute(kernel_cfg, args.db, group=group, extra_config=part("kernel"))
-        train_id, train_rows = train.execute(train_cfg, parse_impls(train_cfg.attn), args.db, group=group,
-                                             extra_config=part("train", kernel_id))
-    show(args, kernel_id, kernel_rows, train_id, train_rows)
-    return exit_code(args.db, [kernel_id, train_id])
+        settings = {"preset": args.preset, "device": device, "model": args.model}
+        configs = suite_configs(args.preset, device, args.model)
+        group = ResultsStore(args.db).start_group(SUITE, sys.argv, settings)
+        parts = run_parts(configs, args.db, group, args.model)
+    show(args, parts)
+    return exit_code(args.db, [run_id for run_id, _ in parts])
 
 
-def resume_suite(run_id: int, db: str):
-    """Finish what an interrupted `attnbench run` lacks: its kernel run, then its train run (or start it)."""
+def run_parts(configs, db: str, group: int, model: str | None, done: dict | None = None) -> list[tuple[int, list]]:
+    """The suite's parts in order (kernel, then training), each a run of the group; `done`: {kind name:
+    (run id, rows)} already finished or resumed, kept as they are."""
+    from attnbench.commands import kernel, train
+
+    kernel_cfg, train_cfg = configs
+    done = done or {}
+    described = {"for_model": model_shape(model).describe()} if model else {}
+    kernel_part = done.get(KERNEL.name) or kernel.execute(kernel_cfg, db, group=group,
+                                                          extra_config={**part("kernel"), **described})
+    parts = [kernel_part]
+    if train_cfg is None:
+        print(f"training: skipped, {model_shape(model).describe()} is not a causal model attnbench trains "
+              "(its kernels were measured)")
+    else:
+        parts.append(done.get(TRAIN.name) or train.execute(
+            train_cfg, parse_impls(train_cfg.attn), db, group=group,
+            extra_config={**part("train", kernel_part[0]), **described}))
+    return parts
+
+
+def resume_suite(run_id: int, db: str) -> list[tuple[int, list]]:
+    """Finish what an interrupted `attnbench run` lacks: its unfinished runs are resumed, the parts it never
+    started are run, with the suite's own settings (kept in its group)."""
     from attnbench.commands import kernel, train
     from attnbench.results.store import ResultsStore
 
@@ -126,21 +188,14 @@ def resume_suite(run_id: int, db: str):
     group = store.get_group(group_id) if group_id is not None else None
     if group is None or group["kind"] != SUITE:
         raise AttnbenchError(f"run {run_id} was not started by `attnbench run`; nothing to resume there")
-    members = {r["kind"]: r for r in store.list_runs(group=group_id)}  # newest first: the last of a kind wins
-    kernel_run, train_run = members.get(KERNEL.name), members.get(TRAIN.name)
-    if kernel_run["status"] == "ok":
-        kernel_id, kernel_rows = kernel_run["id"], store.measurements(kernel_run["id"])
-    else:
-        kernel_id, kernel_rows = kernel.resume(kernel_run["id"], db)
-    if train_run is None:  # interrupted before training began
-        train_cfg = suite_configs(group["config"].get("preset", "quick"), group["config"]["device"])[1]
-        train_id, train_rows = train.execute(train_cfg, parse_impls(train_cfg.attn), db, group=group_id,
-                                             extra_config=part("train", kernel_id))
-    elif train_run["status"] == "ok":
-        train_id, train_rows = train_run["id"], store.measurements(train_run["id"])
-    else:
-        train_id, train_rows = train.resume(train_run["id"], db)
-    return kernel_id, kernel_rows, train_id, train_rows
+    resumers = {KERNEL.name: kernel.resume, TRAIN.name: train.resume}
+    done = {}
+    for member in reversed(store.list_runs(group=group_id)):  # oldest first
+        done[member["kind"]] = ((member["id"], store.measurements(member["id"])) if member["status"] == "ok"
+                                else resumers[member["kind"]](member["id"], db))
+    settings = group["config"]
+    configs = suite_configs(settings.get("preset", "quick"), settings["device"], settings.get("model"))
+    return run_parts(configs, db, group_id, settings.get("model"), done)
 
 
 def table_mode(kernel_rows: list[dict]) -> str | None:
@@ -149,7 +204,9 @@ def table_mode(kernel_rows: list[dict]) -> str | None:
     return "fwd_bwd" if "fwd_bwd" in modes else next(iter(modes), None)
 
 
-def show(args, kernel_id, kernel_rows, train_id, train_rows) -> None:
+def show(args, parts: list[tuple[int, list]]) -> None:
+    """Each part's tables (the kernel run's in one mode: the rest are in the database), the verdict, the
+    charts and the report."""
     from attnbench.commands.results import show_run
     from attnbench.report.charts import draw
     from attnbench.report.terminal import print_verdict
@@ -158,22 +215,22 @@ def show(args, kernel_id, kernel_rows, train_id, train_rows) -> None:
     from attnbench.results.store import ResultsStore
 
     store = ResultsStore(args.db)
-    kernel_info, train_info = store.get_run(kernel_id), store.get_run(train_id)
-    mode = table_mode(kernel_rows)
-    if mode is None:
-        print(f"kernel run {kernel_id} has no rows")
-    else:
-        show_run(kernel_info, [r for r in kernel_rows if r.get("mode") == mode],
-                 title=f"kernel run {kernel_id}: {mode} rows ({MODE_NAMES.get(mode, mode)}); all modes are in "
-                       f"the database")
-    show_run(train_info, train_rows, title=f"train run {train_id}")
-    print_verdict(verdict([(kernel_info, kernel_rows), (train_info, train_rows)]))
-    charts = {info["id"]: draw(info, rows, args.plots)  # drawn once, copied into the report
-              for info, rows in ((kernel_info, kernel_rows), (train_info, train_rows))}
-    html_path, md_path = write_report(store, [kernel_id, train_id], args.report, charts=charts)
+    runs = [(store.get_run(run_id), rows) for run_id, rows in parts]
+    for info, rows in runs:
+        mode = table_mode(rows) if info["kind"] == KERNEL.name else None
+        if info["kind"] == KERNEL.name and mode is not None:
+            show_run(info, [r for r in rows if r.get("mode") == mode],
+                     title=f"kernel run {info['id']}: {mode} rows ({MODE_NAMES.get(mode, mode)}); all modes are in "
+                           f"the database")
+        else:
+            show_run(info, rows, title=f"{info['kind']} run {info['id']}")
+    print_verdict(verdict(runs))
+    charts = {info["id"]: draw(info, rows, args.plots) for info, rows in runs}  # drawn once, copied into the report
+    ids = [info["id"] for info, _ in runs]
+    html_path, md_path = write_report(store, ids, args.report, charts=charts)
     for chart in (chart for drawn in charts.values() for chart in drawn):
         print(f"plot: {chart.path}")
-    print(f"results database: {args.db} (kernel run {kernel_id}, train run {train_id}); "
-          f"`attnbench results show {kernel_id}` prints a run again")
+    names = ", ".join(f"{info['kind']} run {info['id']}" for info, _ in runs)
+    print(f"results database: {args.db} ({names}); `attnbench results show {ids[0]}` prints a run again")
     print(f"report: {html_path} (summary: {md_path})")
-    log_to_trackers(args, [kernel_id, train_id])
+    log_to_trackers(args, ids)

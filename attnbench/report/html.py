@@ -124,7 +124,8 @@ def _verdict_section(report: Report) -> str:
     answers = "".join(f"<li>{_e(a)}</li>" for a in v.answers)
     caveats = "".join(f"<li>{_e(c)}</li>" for c in v.caveats)
     tables = "\n".join(render_table(t, "ranking") for t in report.verdict_tables)
-    return (f'<section id="verdict" class="verdict">\n<h2>Verdict: which attention to use</h2>\n'
+    model = f" for {_e(v.model)}" if v.model else ""
+    return (f'<section id="verdict" class="verdict">\n<h2>Verdict: which attention to use{model}</h2>\n'
             f'<ul class="answers">{answers}</ul>\n'
             + (f'<ul class="caveats">{caveats}</ul>\n' if caveats else "")
             + f'<p class="meta">Ranked on each benchmark\'s first key metric among the variants that passed '

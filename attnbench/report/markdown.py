@@ -47,7 +47,8 @@ def render_markdown(report: Report, relative_to: str | os.PathLike | None = None
            + (f" from {_code(report.source)}" if report.source else "") + ". "
            f"{BEST_MARK} marks the best value in its group.", ""]
     if report.verdict is not None and report.verdict.answers:
-        out += ["## Verdict: which attention to use", ""] + [f"- {md_escape(a)}" for a in report.verdict.answers]
+        model = f" for {md_escape(report.verdict.model)}" if report.verdict.model else ""
+        out += [f"## Verdict: which attention to use{model}", ""] + [f"- {md_escape(a)}" for a in report.verdict.answers]
         out += [""] + [f"- _{md_escape(c)}_" for c in report.verdict.caveats] + ([""] if report.verdict.caveats else [])
         out += [render_table(t) for t in report.verdict_tables]
     out += ["## What ran", ""]

@@ -60,8 +60,9 @@ def print_tables(tables: list[Table], console: Console | None = None) -> None:
 def print_verdict(verdict, console: Console | None = None) -> None:
     """The answer, one line per question, then what makes it less sure."""
     console = console or table_console()
-    console.print(f"[bold]Verdict: which attention to use[/] [dim](baseline {escape(verdict.baseline)}; ties are "
-                  "overlapping spreads)[/]")
+    model = f" for {escape(verdict.model)}" if verdict.model else ""
+    console.print(f"[bold]Verdict: which attention to use{model}[/] [dim](baseline {escape(verdict.baseline)}; "
+                  "ties are overlapping spreads)[/]")
     for answer in verdict.answers or ["nothing measured that can be ranked"]:
         console.print(f"  [green]•[/] {escape(answer)}", highlight=False)
     for caveat in verdict.caveats:

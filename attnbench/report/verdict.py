@@ -63,6 +63,7 @@ class Workload:
 class Verdict:
     subject: str  # what was measured, on what
     baseline: str
+    model: str  # the model the answer is for ("" for generic shapes)
     answers: list[str]  # one line per question, what to use and where that changes
     workloads: list[Workload]
     caveats: list[str] = field(default_factory=list)  # a loaded machine, noisy rows, no spread measured
@@ -270,7 +271,9 @@ def verdict(runs: list[tuple[dict, list[dict]]], baseline: str = BASELINE) -> Ve
             caveats.append(f"{kind.name} run {info.get('id')}: no spread measured for its "
                            f"{ws[0].metric}: differences are single measurements, ties cannot be seen")
         caveats += _load_caveats(info)
-    return Verdict("; ".join(subjects), baseline, answers, all_workloads, caveats)
+    models = list(dict.fromkeys(str((info.get("config") or {})["for_model"]).split(":")[0] for info, _ in runs
+                                if (info.get("config") or {}).get("for_model")))
+    return Verdict("; ".join(subjects), baseline, ", ".join(models), answers, all_workloads, caveats)
 
 
 def _field_text(kind: Kind, key: str, value) -> str:

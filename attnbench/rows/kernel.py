@@ -83,7 +83,8 @@ def describe(info: dict, rows: list[dict]) -> str:
     modes = ", ".join(sorted({str(r.get("mode")) for r in rows}, key=mode_column.rank))
     dtype = cfg.get("dtype") or values(r.get("dtype") for r in rows)
     device = cfg.get("device") or values(r.get("device") for r in rows)
-    return (f"{len(impls)} variants ({', '.join(map(str, impls))}); {shape}; {causal_text}; "
+    model = f"for {cfg['for_model']}: " if cfg.get("for_model") else ""
+    return (f"{model}{len(impls)} variants ({', '.join(map(str, impls))}); {shape}; {causal_text}; "
             f"modes {modes}; {dtype}, {cfg.get('repeats', '?')} repeats on {device}; "
             f"{len(rows)} rows: {counts(r.get('status') for r in rows)}")
 
