@@ -6,7 +6,7 @@ Per cell: num_batches input batches, each with its own lengths (data.padding), t
 variant; the baseline first, so every later row of the cell carries its ratios to it. Per row: the
 variant installed (models.install for the padded path, models.unpad for the unpadded one) -> its
 accuracy check (once per task; a failed check marks the rows invalid) -> the first call (compilation,
-reported apart) -> `trials` timings of all the batches, each after >= warmup untimed batches, CUDA
+reported apart) and one untimed pass over the other batches -> `trials` timings of all the batches, each after >= warmup untimed batches, CUDA
 events per batch, back to back with no L2 flush (a model's weights are what it reads; clearing the
 cache between batches is not what inference sees) -> peak memory on the batch with the most real
 tokens -> energy between two marks of the system sampler around the trials (GPU), per sample.
@@ -329,7 +329,9 @@ def _time(row: dict, runner: Runner, batches: list[InputBatch], device: torch.de
         calls[0] += 1
         return out
 
-    row["first_call_ms"] = time_first_call(one_batch, device)
+    row["first_call_ms"] = time_first_call(one_batch, device)  # compilation and autotuning, reported apart
+    for _ in batches[1:]:  # every batch once before any trial: a shape the first did not have (an unpadded
+        one_batch()         # batch's T in another of flex's buckets) compiles here, not inside a timing
     start = sampler.mark(f"{row['impl']} start") if sampler is not None else None
     first = calls[0]
     timed = time_trials(one_batch, device=device, trials=cfg.trials, warmup=cfg.warmup, repeats=cfg.num_batches,

@@ -38,7 +38,11 @@ HALF = (torch.float16, torch.bfloat16)
 
 @dataclass(frozen=True)
 class Segments:
-    """Where each packed sequence starts: cu_seqlens int32 [N + 1] on the device, and the host's view."""
+    """Where each packed sequence starts: cu_seqlens int32 [N + 1] on the device, and the host's lengths.
+
+    The offsets are summed on the device from the mask, not copied from the host: a copy from pageable
+    host memory waits for the stream, and one per batch would keep the GPU from running ahead of the
+    host. The host's lengths give what must be a Python int (T, the longest length) without a sync."""
 
     cu_seqlens: torch.Tensor
     lengths: tuple[int, ...]
@@ -52,11 +56,10 @@ class Segments:
         return max(self.lengths)
 
     @classmethod
-    def of(cls, lengths, device) -> Segments:
-        offsets = [0]
-        for n in lengths:
-            offsets.append(offsets[-1] + n)
-        return cls(torch.tensor(offsets, dtype=torch.int32).to(device, non_blocking=True), tuple(lengths))
+    def of(cls, mask_BS: torch.Tensor, lengths) -> Segments:
+        cu = torch.zeros(mask_BS.shape[0] + 1, dtype=torch.int32, device=mask_BS.device)
+        cu[1:] = mask_BS.sum(dim=1).cumsum(0)
+        return cls(cu, tuple(lengths))
 
 
 @dataclass(frozen=True)
@@ -157,12 +160,15 @@ def flex_length(total: int, device: torch.device) -> int:
 
 
 def _flex_prepare(segments: Segments, device):
-    """The block mask of one forward: token i may see token j when both are in the same sequence."""
+    """The block mask of one forward: token i may see token j when both are in the same sequence (the
+    rows rounded up past T form one more sequence)."""
     from attnbench.attention._flex_common import make_block_mask
 
     padded = flex_length(segments.total, device)
-    lengths = list(segments.lengths) + ([padded - segments.total] if padded > segments.total else [])
-    doc_T = torch.repeat_interleave(torch.arange(len(lengths)), torch.tensor(lengths)).to(device)
+    counts = segments.cu_seqlens.diff()
+    if padded > segments.total:
+        counts = torch.cat((counts, torch.full((1,), padded - segments.total, dtype=counts.dtype, device=device)))
+    doc_T = torch.repeat_interleave(torch.arange(len(counts), device=device), counts, output_size=padded)
 
     def same_sequence(b, h, q_idx, kv_idx):
         return doc_T[q_idx] == doc_T[kv_idx]

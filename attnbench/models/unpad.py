@@ -60,7 +60,7 @@ def pack(batch) -> Packed:
     index_T = torch.nonzero_static(mask_BS.flatten(), size=total).squeeze(1)
     row = (lambda t_BS: t_BS.flatten()[index_T][None])
     return Packed(row(batch.input_ids_BS), row(batch.token_type_ids_BS), (index_T % S)[None], index_T,
-                  Segments.of(batch.lengths, mask_BS.device), B, S)
+                  Segments.of(mask_BS, batch.lengths), B, S)
 
 
 def restore(x_1TC: torch.Tensor, packed: Packed) -> torch.Tensor:

@@ -61,7 +61,8 @@ def test_the_comparison_can_fail_packed_sequences_that_see_each_other_differ():
     right = pk.PACKED_KERNELS["flex"]
 
     def one_document(segments, device):
-        return right.prepare(pk.Segments(segments.cu_seqlens, (segments.total,)), device)
+        whole = torch.tensor([0, segments.total], dtype=torch.int32)
+        return right.prepare(pk.Segments(whole, (segments.total,)), device)
 
     pk.PACKED_KERNELS["flex"] = pk.PackedKernel("flex", right.unavailable, right.run, one_document)
     try:
