@@ -1,10 +1,10 @@
 """`attnbench kernel`: the attention lab's benchmark (time, TFLOP/s, peak memory), done right.
 
-The lab's three studies, one command each:
+The lab's three studies, one command each (flash2 needs a GPU: on a CPU its rows are unsupported):
   attnbench kernel --impl eager,flash2 --causal --seq-len 8:512:x2          # sequence length
   attnbench kernel --impl eager,flash2 --causal --emb-dim 32:2048:x2        # embedding dimension
   attnbench kernel --impl eager,flash2 --causal --emb-dim 32 --num-heads 1:16:x2   # heads
-  attnbench kernel --impl flash2 --causal both --seq-len 8:512:x2           # causal against not
+  attnbench kernel --impl flash2 --causal both --seq-len 8:512:x2 --device cuda    # causal against not
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from __future__ import annotations
 from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
 from attnbench.bench.kernel_config import PRESETS, SWEEP, impossible
 from attnbench.commands.options import (
+    add_dry_run,
     add_tracker_arguments,
     check_trackers,
     check_writable,
     default_dtype,
+    device_here,
     log_to_trackers,
     parse_variant_options,
     resolve_device,
@@ -33,6 +35,7 @@ def add_parser(sub):
                        description=__doc__, formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     add_sweep_arguments(p)
     add_tracker_arguments(p)
+    add_dry_run(p)
     out = p.add_argument_group("output")
     out.add_argument("--output", metavar="FILE.json", help="also write the rows as a JSON list")
     out.add_argument("--csv", metavar="FILE.csv", help="also write the rows as CSV")
@@ -62,7 +65,7 @@ def add_sweep_arguments(p):
 
 
 def config_from_args(args) -> KernelConfig:
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, present=not args.dry_run)
     typed = given(KernelConfig, args)
     impls = typed.get("impls") or KernelConfig().impls
     pairs = list(args.opt) + [f"{name}={getattr(args, 'shortcut_' + name)}" for name in SHORTCUT_OPTIONS
@@ -79,8 +82,8 @@ def config_from_args(args) -> KernelConfig:
     cfg = build(KernelConfig, [device_defaults, preset, typed, {"options": parse_variant_options(pairs, impls)}],
                 "kernel setting")
     named = [n for v in args.impls or [] for n in v.split(",") if n.strip() and n.strip() != "all"]
-    if len(cfg.impls) == 1 and named:  # the one variant asked for by name: it must be able to run
-        reason = impossible(cfg, cfg.impls[0])
+    if len(cfg.impls) == 1 and named and device_here(cfg.device):  # the one variant asked for by name: it
+        reason = impossible(cfg, cfg.impls[0])                      # must be able to run
         if reason:
             raise AttnbenchError(f"{reason}; nothing would be measured")
     return cfg
@@ -110,6 +113,22 @@ def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group:
 
 
 LONG_S = 600  # a sweep whose arithmetic alone needs longer than this at the ceiling is announced
+
+
+def dry_run(cfg: KernelConfig) -> int:
+    """What the sweep would measure, checked as a real run checks it, and nothing measured."""
+    from attnbench.bench.estimate import estimate
+    from attnbench.bench.kernel import build_all
+
+    if device_here(cfg.device):
+        build_all(cfg)
+    cost = estimate(cfg, None)
+    print(f"dry run: {cost.rows} rows: {len(cfg.impls)} variants ({', '.join(cfg.impls)}) x {len(shapes(cfg))} "
+          f"shapes x causal {'/'.join(map(str, cfg.causal))} x modes {', '.join(cfg.modes)}, {cfg.dtype} on "
+          f"{cfg.device}; the largest row, {cost.peak_row}, needs about {cost.peak_bytes / 2**30:.2f} GiB; "
+          f"nothing measured or recorded"
+          + ("" if device_here(cfg.device) else f" ({cfg.device} is not here: its variants were not checked)"))
+    return 0
 
 
 def check_memory(cfg: KernelConfig, force: bool) -> None:
@@ -170,6 +189,8 @@ def run(args):
         check_writable(flag, path)
     check_writable("--plot", args.plot, folder=True)
     check_trackers(args)
+    if args.dry_run:
+        return dry_run(cfg) if cfg is not None else 0
     run_id, rows = execute(cfg, args.db, force=args.force) if cfg is not None else resume(args.resume, args.db)
     info = ResultsStore(args.db).get_run(run_id)
     show_run(info, rows, title=f"kernel run {run_id} ({info['config'].get('device')}, {info['config'].get('dtype')})")

@@ -63,14 +63,26 @@ def parse_variant_options(pairs: list[str], impls: list[str], more: dict | None 
     return options
 
 
-def resolve_device(name: str | None) -> str:
+def resolve_device(name: str | None, present: bool = True) -> str:
+    """cpu or cuda (default: cuda where PyTorch sees one). present=False (a dry run): a named device
+    need not be here, as when a GPU command is checked on a laptop."""
     if name is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name not in ("cpu", "cuda"):
         raise AttnbenchError(f"--device {name!r}: use cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
+    if present and name == "cuda" and not torch.cuda.is_available():
         raise AttnbenchError("--device cuda: PyTorch sees no CUDA device here (use --device cpu)")
     return name
+
+
+def add_dry_run(p) -> None:
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the settings and say what would run (rows, memory), then stop: nothing is "
+                        "measured or recorded; a --device not present here is taken as given")
+
+
+def device_here(device: str) -> bool:
+    return device != "cuda" or torch.cuda.is_available()
 
 
 def default_dtype(device: str) -> str:

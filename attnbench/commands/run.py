@@ -18,6 +18,7 @@ from attnbench.bench.kernel_config import PRESETS as KERNEL_PRESETS
 from attnbench.bench.kernel_config import KernelConfig, build_all
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
+    add_dry_run,
     add_tracker_arguments,
     check_trackers,
     check_writable,
@@ -56,6 +57,7 @@ def add_parser(sub):
     p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
     p.add_argument("--report", default="attnbench-results/report", help="where the HTML report goes")
     add_tracker_arguments(p)
+    add_dry_run(p)
     p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
                    help="finish an interrupted run (its kernel or train run id) without repeating what it measured")
 
@@ -146,9 +148,18 @@ def run(args):
     if args.resume is not None:
         parts = resume_suite(args.resume, args.db)
     else:
-        device = resolve_device(args.device)
+        device = resolve_device(args.device, present=not args.dry_run)
         settings = {"preset": args.preset, "device": device, "model": args.model}
         configs = suite_configs(args.preset, device, args.model)
+        if args.dry_run:
+            kernel_cfg, train_cfg = configs
+            from attnbench.commands.kernel import dry_run
+
+            dry_run(kernel_cfg)
+            print("dry run: then " + (f"train {len(train_cfg.attn)} variants in {train_cfg.model} on "
+                                      f"{train_cfg.dataset}" if train_cfg else "no training (the model is not one "
+                                      "attnbench trains)"))
+            return 0
         group = ResultsStore(args.db).start_group(SUITE, sys.argv, settings)
         parts = run_parts(configs, args.db, group, args.model)
     show(args, parts)

@@ -13,9 +13,11 @@ from attnbench.attention.registry import get_spec
 from attnbench.bench.kernel_config import build_variant
 from attnbench.bench.train_config import PRESETS, TrainConfig, make_config
 from attnbench.commands.options import (
+    add_dry_run,
     add_tracker_arguments,
     check_trackers,
     check_writable,
+    device_here,
     log_to_trackers,
     parse_impls,
     parse_variant_options,
@@ -43,6 +45,7 @@ def add_parser(sub):
                    help="finish an interrupted or failed train run with its own settings: the variants it did "
                         "not finish are trained (again from the same weights)")
     add_tracker_arguments(p)
+    add_dry_run(p)
 
 
 def config_from_args(args) -> tuple[TrainConfig, list[str]]:
@@ -50,7 +53,7 @@ def config_from_args(args) -> tuple[TrainConfig, list[str]]:
     file_device = None
     if args.preset and args.preset not in PRESETS.names():
         file_device = PRESETS.settings(args.preset, "cpu", TrainConfig).get("device")
-    device = resolve_device(args.device or PRESETS.device(args.preset) or file_device)
+    device = resolve_device(args.device or PRESETS.device(args.preset) or file_device, present=not args.dry_run)
     cfg = make_config(args.preset, {**typed, "device": device})
     impls = parse_impls(cfg.attn)
     family = family_of_size(cfg.model)
@@ -60,7 +63,7 @@ def config_from_args(args) -> tuple[TrainConfig, list[str]]:
     cfg.attn_options = {impl: {k: v for k, v in options.items() if k in kernel_options[impl] | model_options[impl]}
                         for impl in impls}
     named = [n for v in args.attn or [] for n in v.split(",") if n.strip() and n.strip() != "all"]
-    if len(impls) == 1 and named:  # the one variant asked for by name: it must be able to run here
+    if len(impls) == 1 and named and device_here(cfg.device):  # the one variant asked for by name must run here
         reason = get_spec(impls[0]).unavailable_reason(cfg.device)
         if reason:
             raise AttnbenchError(f"{impls[0]}: {reason}; nothing would be trained")
@@ -125,6 +128,14 @@ def run(args):
     cfg, impls = config_from_args(args) if args.resume is None else (None, None)
     check_writable("--plots", args.plots, folder=True)
     check_trackers(args)
+    if args.dry_run and cfg is not None:
+        from attnbench.data.conversations import check_dataset
+
+        check_dataset(cfg.dataset)
+        print(f"dry run: would train {len(impls)} variants ({', '.join(impls)}) in {cfg.model} ({cfg.init} init) "
+              f"on {cfg.dataset}: {cfg.batches or 'all'} batches of {cfg.batch_size} x {cfg.seq_len}, {cfg.epochs} "
+              f"epoch(s) on {cfg.device}; nothing trained or recorded")
+        return 0
     run_id, rows = execute(cfg, impls, args.db) if cfg is not None else resume(args.resume, args.db)
     info = ResultsStore(args.db).get_run(run_id)
     show_run(info, rows, title=f"train run {run_id} ({info['config'].get('model')}, {info['config'].get('device')})")
