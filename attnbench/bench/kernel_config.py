@@ -71,13 +71,14 @@ class KernelConfig:
 
 
 # The shapes of `--preset quick|full` (the kernel part of `attnbench run`): on a CPU small shapes; on
-# a GPU constant work per row (batch x length = 16384), 16 heads. Quick on a GPU keeps two lengths:
-# on an H200 a row took 1.2 s (139 of 4 lengths' 384 rows in 170 s), mostly compiling.
+# a GPU constant work per row (batch x length = 16384), 16 heads. Quick on a GPU keeps two lengths and
+# forward and backward (forward+backward is their sum, and a third compile): on an H200 a row took
+# 1.2 s (139 of 4 lengths' 384 rows in 170 s), mostly compiling.
 PRESETS = Presets(by_name={
     "quick": {"cpu": {"batch_size": [1], "seq_len": [64, 128, 256], "num_heads": [4], "head_dim": [32],
                       "causal": [False, True], "repeats": 5, "warmup": 1},
               "cuda": {"tokens": 16384, "seq_len": [1024, 4096], "num_heads": [16], "head_dim": [64],
-                       "causal": [False, True], "repeats": 30, "warmup": 5}},
+                       "causal": [False, True], "modes": ["fwd", "bwd"], "repeats": 30, "warmup": 5}},
     "full": {"cpu": {"batch_size": [2], "seq_len": [64, 128, 256, 512, 1024], "num_heads": [8], "head_dim": [64],
                      "causal": [False, True], "repeats": 10, "warmup": 2},
              "cuda": {"tokens": 16384, "seq_len": [512, 1024, 2048, 4096, 8192, 16384], "num_heads": [16],

@@ -120,11 +120,14 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
     """
     from attnbench.measure.load import machine_load
 
+    from attnbench.measure.caches import keep_caches_beside
+
     kind = kind_of(kind) if isinstance(kind, str) else kind
     store = ResultsStore(db)
     store.mark_stale_running()
+    caches = keep_caches_beside(db)
     if resume is None:
-        environment = {**collect_environment(device), **(extra_env or {})}
+        environment = {**collect_environment(device), **caches, **(extra_env or {})}
         opened = store.run(kind.name, sys.argv, config, environment, group)
     else:
         opened = store.resumed(resume)
