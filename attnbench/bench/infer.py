@@ -50,30 +50,40 @@ class Setup:
     size: str | None  # the BERT size built, or None: the pretrained directory's own
     pretrained_path: str | None
     source: Any  # tasks.bert_text.RandomTokens or TextTokens
-    model_name: str
+    model_name: str  # a size, or the directory with its dimensions
 
     @property
     def text(self) -> str:
         return self.source.name
 
 
-def prepare(cfg: InferConfig) -> Setup:
-    """Resolve the weights and the inputs, and build the first task's model once: a bad directory or a
-    length the model has no positions for fails here, not in a recorded run."""
-    from attnbench.tasks.bert_text import token_source
+def resolve_model(cfg: InferConfig) -> tuple[str | None, str | None, str]:
+    """(size, pretrained directory, name) of the weights a run uses, checked without touching the device:
+    a bad size or directory, or a length the model has no positions for, is one line here."""
+    from attnbench.models.bert import bert_config, build_bert
 
     path = cfg.pretrained_path
     if cfg.init == "pretrained" and path is None:
         path = _minilm_dir()
-    setup = Setup(cfg, torch.device(cfg.device), DTYPES[cfg.dtype], cfg.model_size, path, token_source(path), "")
-    model = build_model(setup, cfg.tasks[0])
-    positions = model.config.max_position_embeddings
-    if max(cfg.max_seqlen) > positions:
-        raise AttnbenchError(f"--max-seqlen {max(cfg.max_seqlen)}: this BERT has {positions} positions")
-    c = model.config
-    setup.model_name = (setup.size or f"{path} ({c.num_hidden_layers} layers, {c.num_attention_heads} heads, "
-                                      f"hidden {c.hidden_size})")
-    return setup
+    size = cfg.model_size
+    if cfg.init == "random":
+        config = bert_config(size)
+    else:  # the directory must hold a BERT (and the size's dimensions, when one is named)
+        config = build_bert(size, head=cfg.tasks[0], init="pretrained", pretrained_path=path, seed=cfg.seed).config
+    if max(cfg.max_seqlen) > config.max_position_embeddings:
+        raise AttnbenchError(f"--max-seqlen {max(cfg.max_seqlen)}: this BERT has {config.max_position_embeddings} "
+                             f"positions")
+    name = size or (f"{path} ({config.num_hidden_layers} layers, {config.num_attention_heads} heads, hidden "
+                    f"{config.hidden_size})")
+    return size, path, name
+
+
+def prepare(cfg: InferConfig) -> Setup:
+    """The weights resolved and checked (resolve_model) and the inputs' source: before a run is recorded."""
+    from attnbench.tasks.bert_text import token_source
+
+    size, path, name = resolve_model(cfg)
+    return Setup(cfg, torch.device(cfg.device), DTYPES[cfg.dtype], size, path, token_source(path), name)
 
 
 def _minilm_dir() -> str:

