@@ -2,8 +2,8 @@
 maximum length x padding. One row per (variant, path, task, cell), stored the moment it is measured.
 
 Per task: one model (the same weights for every variant), its float64 eager reference (infer_check).
-Per cell: num_batches input batches, each with its own lengths (data.padding), the same for every
-variant; the baseline first, so every later row of the cell carries its ratios to it. Per row: the
+Per cell (and task): num_batches input batches, each with its own lengths (data.padding), the same for
+every variant; the baseline first, so every later row of the cell carries its ratios to it. Per row: the
 variant installed (models.install for the padded path, models.unpad for the unpadded one) -> its
 accuracy check (once per task; a failed check marks the rows invalid) -> the first call (compilation,
 reported apart) and one untimed pass over the other batches -> `trials` timings of all the batches, each after >= warmup untimed batches, CUDA
@@ -223,10 +223,13 @@ def ratios(row: dict, base: dict | None) -> dict:
 def run_infer_bench(cfg: InferConfig, *, on_row: Callable[[dict], None],
                     on_progress: Callable[[str], None] = lambda label: None, done: set | None = None,
                     prior: list[dict] | None = None, setup: Setup | None = None) -> None:
-    """Measure every (task, cell, variant, path); `on_row` gets each row as soon as it is measured.
+    """Measure every (cell, task, variant, path); `on_row` gets each row as soon as it is measured.
 
-    done: identities (INFER_ROWS.key) of rows already stored (a resumed run): skipped; prior: those rows,
-    where the baselines of their cells are found. setup: prepare(cfg), when the caller made it.
+    Cell-major, tasks inside: the tasks' attention has the same shapes in a cell, so a compiled kernel
+    (FlexAttention's) compiles once per cell for all of them; the compiled state is reset between cells,
+    so no run nears torch.compile's recompile limit. done: identities (INFER_ROWS.key) of rows already
+    stored (a resumed run): skipped; prior: those rows, where the baselines of their cells are found.
+    setup: prepare(cfg), when the caller made it.
     """
     from attnbench.attention.flash_impl import use_flash_impl
 
@@ -237,46 +240,58 @@ def run_infer_bench(cfg: InferConfig, *, on_row: Callable[[dict], None],
         from attnbench.measure.system import SystemSampler
 
         sampler = SystemSampler(setup.device).start()
+    tasks: dict[str, _Task] = {}
     try:
-        for task in cfg.tasks:
-            _task(setup, task, on_row, on_progress, done, prior, sampler)
+        for cell in cells(cfg):
+            todo = [(t, v, p) for t in cfg.tasks for v in order(cfg) for p in paths_of(cfg, v)
+                    if INFER_ROWS.key(_identity(setup, t, cell, v, p)) not in done]
+            if not todo:
+                continue
+            if setup.device.type == "cuda" and "torch._dynamo" in sys.modules:
+                torch._dynamo.reset()  # a fresh compile per cell: compile time per row, no recompile-limit fallback
+            for task in cfg.tasks:
+                mine = [(v, p) for t, v, p in todo if t == task]
+                if mine:
+                    if task not in tasks:
+                        on_progress(f"{task}: building the model and its float64 reference")
+                        tasks[task] = _Task(setup, task)
+                    _cell(setup, tasks[task], cell, mine, on_row, on_progress, prior, sampler)
     finally:
         use_flash_impl(None)  # sdpa-fa4 leaves FA4 behind SDPA's flash backend: what runs next gets FA2
         if sampler is not None:
             sampler.stop()
 
 
-def _task(setup: Setup, task: str, on_row, on_progress, done: set, prior: list[dict], sampler) -> None:
+class _Task:
+    """One task's model (the same weights for every variant), its reference, and its variants' checks."""
+
+    def __init__(self, setup: Setup, task: str):
+        cfg = setup.cfg
+        self.name = task
+        self.model = build_model(setup, task)
+        self.ref = reference(task, self.model, check_batch(task, min(cfg.max_seqlen), setup.source, cfg.seed),
+                             cfg.use_mask) if cfg.check else None
+        self.checks: dict[tuple, dict] = {}
+
+
+def _cell(setup: Setup, task: _Task, cell: Cell, mine: list[tuple[str, str]], on_row, on_progress,
+          prior: list[dict], sampler) -> None:
+    """One task's rows in one cell, the baseline first: its row gives the others their ratios."""
     cfg = setup.cfg
-    todo = [(cell, v, p) for cell in cells(cfg) for v in order(cfg) for p in paths_of(cfg, v)
-            if INFER_ROWS.key(_identity(setup, task, cell, v, p)) not in done]
-    if not todo:
-        return
-    on_progress(f"{task}: building the model and its float64 reference")
-    model = build_model(setup, task)
-    ref = reference(task, model, check_batch(task, min(cfg.max_seqlen), setup.source, cfg.seed), cfg.use_mask) \
-        if cfg.check else None
-    checks: dict[tuple, dict] = {}
-    for cell in cells(cfg):
-        mine = [(v, p) for c, v, p in todo if c == cell]
-        if not mine:
-            continue
-        if setup.device.type == "cuda" and "torch._dynamo" in sys.modules:
-            torch._dynamo.reset()  # a fresh compile per cell: no recompile-limit fallbacks, compile time per row
-        batches = [b.to(setup.device) for b in cell_batches(cfg, task, cell, setup.source)]
-        base_key = INFER_ROWS.key(_identity(setup, task, cell, cfg.baseline, PADDED))
-        base = next((r for r in prior if INFER_ROWS.key(r) == base_key), None)
-        for variant, path in mine:
-            on_progress(f"{task} {row_variant(variant, path)} B={cell.batch} L={cell.max_len} "
-                        f"pad={cell.nominal_padding(cfg):.0%}")
-            row = measure_row(setup, model, task, cell, batches, variant, path, ref, checks, sampler)
-            row.update(ratios(row, base if (variant, path) != (cfg.baseline, PADDED) else row))
-            if (variant, path) == (cfg.baseline, PADDED):
-                base = row
-            on_row(row)
-        del batches
-        free_memory(setup.device)
-    del model
+    batches = [b.to(setup.device) for b in cell_batches(cfg, task.name, cell, setup.source)]
+    base_key = INFER_ROWS.key(_identity(setup, task.name, cell, cfg.baseline, PADDED))
+    base = next((r for r in prior if INFER_ROWS.key(r) == base_key), None)
+    for variant, path in mine:
+        on_progress(f"{task.name} {row_variant(variant, path)} B={cell.batch} L={cell.max_len} "
+                    f"pad={cell.nominal_padding(cfg):.0%}")
+        row = measure_row(setup, task.model, task.name, cell, batches, variant, path, task.ref, task.checks,
+                          sampler)
+        is_base = (variant, path) == (cfg.baseline, PADDED)
+        row.update(ratios(row, row if is_base else base))
+        if is_base:
+            base = row
+        on_row(row)
+    del batches
     free_memory(setup.device)
 
 

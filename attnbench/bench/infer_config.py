@@ -200,9 +200,12 @@ def cells(cfg: InferConfig) -> list[Cell]:
 
 _BASE_GPU = {"model": DEFAULT_MODEL, "tasks": list(TASKS), "dtype": "float16"}
 PRESETS = Presets(by_name={
-    # quick: on a CPU a 2-layer BERT, one small cell per task, seconds; on a GPU bert-base at two lengths
+    # quick: on a CPU a 2-layer BERT, one small cell per task, one trial (eager FlexAttention on a CPU costs
+    # tens of ms a call: most of the time); lsh's buckets sized for 64 tokens (its default, 64, needs 128);
+    # on a GPU bert-base at two lengths
     "quick": {"cpu": {"model": "bert-tiny", "tasks": list(TASKS), "batch_size": [2], "max_seqlen": [64],
-                      "padding": [0.5], "num_batches": 3, "trials": 2},
+                      "padding": [0.5], "num_batches": 3, "trials": 1,
+                      "per_impl_options": {"lsh": {"bucket_size": 16}}},
               "cuda": {**_BASE_GPU, "batch_size": [8, 64], "max_seqlen": [128, 512], "padding": [0.5],
                        "num_batches": 20}},
     # full: on a CPU a 4-layer BERT over a small grid; on a GPU the seed's sweep, every task
