@@ -14,7 +14,8 @@ so `--attn flash4` runs flash4 padded and unpadded:
 - flex: FlexAttention with a document mask (query and key in the same sequence), the portable path:
   compiled on CUDA, eager (unfused) on the CPU. Compiled shapes are static, so on CUDA T is rounded up
   to a multiple of FLEX_BUCKET (the extra rows form one more "sequence" whose output is dropped): a
-  sweep compiles once per bucket, not once per batch.
+  sweep compiles once per bucket, not once per batch; and the block mask is built by a compiled
+  create_block_mask there, which never holds the T x T pairs that an eager one evaluates.
 
 The backend string says which ran on packed sequences; a kernel that cannot run here
 says why (unavailable), never substituting another.
@@ -162,7 +163,7 @@ def flex_length(total: int, device: torch.device) -> int:
 def _flex_prepare(segments: Segments, device):
     """The block mask of one forward: token i may see token j when both are in the same sequence (the
     rows rounded up past T form one more sequence)."""
-    from attnbench.attention._flex_common import make_block_mask
+    from attnbench.attention._flex_common import compiled_create_block_mask, make_block_mask
 
     padded = flex_length(segments.total, device)
     counts = segments.cu_seqlens.diff()
@@ -173,6 +174,8 @@ def _flex_prepare(segments: Segments, device):
     def same_sequence(b, h, q_idx, kv_idx):
         return doc_T[q_idx] == doc_T[kv_idx]
 
+    if device.type == "cuda":  # eager, it would evaluate all T x T pairs per forward (T = 32768: 2^30 of them)
+        return compiled_create_block_mask()(same_sequence, None, None, padded, padded, device=device), padded
     return make_block_mask(same_sequence, None, padded, padded, device), padded
 
 
