@@ -7,12 +7,12 @@ import re
 import pytest
 import torch
 
-from attnbench.attention import registry
-from attnbench.attention.sdpa import sdpa_call
 from attnbench.bench.train import prepare_data, run_train_bench
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.cli import main
 from attnbench.errors import AttnbenchError
+from tests import variants
+from tests.variants import registered
 
 SEEDS_TWELVE = {"flops", "cpu_pct", "disk_read_mb", "disk_write_mb", "gpu_memory_mb", "gpu_power_w",
                 "gpu_util_pct", "inference_time_s", "loss", "memory_gb", "model_size_mb", "train_time_s"}
@@ -29,19 +29,9 @@ def _train(impls, **kw):
 
 @pytest.fixture
 def nan_variant():
-    """A variant right on its first call (the reference check before training) and NaN from then on, as a
-    training that diverges: the loop must stop it and go on with the others."""
-    @registry.register("t-nan", summary="returns NaN after its first call", exact=True)
-    def build():
-        calls = []
-
-        def kernel(q, k, v, *, causal, key_mask, scale):
-            calls.append(1)
-            out = sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
-            return (out if len(calls) == 1 else out * float("nan")), "nan"
-        return kernel
-    yield
-    registry._REGISTRY.pop("t-nan", None)
+    """Right on its first call (the reference check before training), NaN from then on: a divergence."""
+    with registered('t-nan', variants.nan_after_first_call(), "returns NaN after its first call"):
+        yield
 
 
 def test_exact_variants_start_from_the_same_weights_and_batches():

@@ -16,21 +16,11 @@ import time
 import pytest
 
 from attnbench.results.store import ResultsStore
+from tests.variants import sleepy_plugin_source
 
 KERNEL = ["kernel", "--device", "cpu", "--batch-size", "1", "--num-heads", "2", "--emb-dim", "32", "--mode", "fwd",
           "--repeats", "3", "--no-check"]
-SLOW = '''
-import time
-import torch.nn.functional as F
-from attnbench import register
-
-@register("t-slow", summary="sdpa after a 30 ms sleep", exact=True)
-def build():
-    def kernel(q, k, v, *, causal, key_mask, scale):
-        time.sleep(0.03)
-        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale), "slow sdpa"
-    return kernel
-'''
+SLOW = sleepy_plugin_source("t-slow", 0.03)
 
 
 def _start(args, db, **kwargs):

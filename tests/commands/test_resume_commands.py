@@ -3,29 +3,17 @@ what it measured (they had no --resume: a run cut short, or failed on a full dis
 
 import pytest
 
-from attnbench.attention import registry
-from attnbench.attention.sdpa import sdpa_call
 from attnbench.cli import main
 from attnbench.results.store import ResultsStore
+from tests import variants
+from tests.variants import registered
 
 
 @pytest.fixture
 def interrupts_once():
     """A variant that presses Ctrl-C once, on its 3rd call."""
-    state = {"calls": 0, "done": False}
-
-    @registry.register("t-interrupts-once", summary="interrupts the run once", exact=True)
-    def build():
-        def kernel(q, k, v, *, causal, key_mask, scale):
-            state["calls"] += 1
-            if state["calls"] == 3 and not state["done"]:
-                state["done"] = True
-                raise KeyboardInterrupt
-            return sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale), "sdpa"
-        return kernel
-
-    yield
-    registry._REGISTRY.pop("t-interrupts-once", None)
+    with registered("t-interrupts-once", variants.interrupts_once(3), "interrupts the run once"):
+        yield
 
 
 def test_kernel_resume_finishes_the_rows_it_lacks(interrupts_once, tmp_path, capsys):

@@ -3,34 +3,23 @@
 import pytest
 
 from attnbench.attention import registry
-from attnbench.attention.sdpa import sdpa_call
 from attnbench.cli import main
 from attnbench.commands import run as run_command
 from attnbench.results.store import ResultsStore
+from tests import variants
+from tests.variants import registered
 
 
 @pytest.fixture
 def small_suite(monkeypatch):
     """A quick suite of two variants plus one that presses Ctrl-C once, on its 3rd call."""
-    state = {"calls": 0, "interrupted": False}
-
-    @registry.register("t-ctrl-c-once", summary="interrupts the run once", exact=True)
-    def build():
-        def kernel(q, k, v, *, causal, key_mask, scale):
-            state["calls"] += 1
-            if state["calls"] == 3 and not state["interrupted"]:
-                state["interrupted"] = True
-                raise KeyboardInterrupt
-            return sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale), "sdpa"
-        return kernel
-
     monkeypatch.setattr(run_command, "all_specs", lambda: {n: registry.get_spec(n)
                                                            for n in ("eager", "t-ctrl-c-once", "sdpa")})
     monkeypatch.setitem(run_command.SUITES, ("quick", "cpu"), (
         dict(batch_size=[1], seq_len=[32, 64], num_heads=[2], head_dim=[16], repeats=1, warmup=0),
         {"preset": "fast", "batches": 1, "seq_len": 32}))
-    yield state
-    registry._REGISTRY.pop("t-ctrl-c-once", None)
+    with registered("t-ctrl-c-once", variants.interrupts_once(3), "interrupts the run once"):
+        yield
 
 
 def test_interrupted_run_resumes_without_repeating(small_suite, tmp_path):

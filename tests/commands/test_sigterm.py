@@ -8,19 +8,9 @@ import sys
 import time
 
 from attnbench.results.store import ResultsStore
+from tests.variants import sleepy_plugin_source
 
-SLOW_VARIANT = '''
-import time
-import torch.nn.functional as F
-from attnbench import register
-
-@register("t-slow", summary="sdpa after a 50 ms sleep", exact=True)
-def build():
-    def kernel(q, k, v, *, causal, key_mask, scale):
-        time.sleep(0.05)
-        return F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=scale), "slow sdpa"
-    return kernel
-'''
+SLOW_VARIANT = sleepy_plugin_source("t-slow", 0.05)
 
 
 def _rows(db) -> int:

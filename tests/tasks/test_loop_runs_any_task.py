@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from attnbench.attention import registry
-from attnbench.attention.sdpa import sdpa_call
 from attnbench.bench.loop import LOOP_MEASURED, STEP_MEASUREMENTS, run_variant, run_variants
 from attnbench.bench.train_config import TrainConfig
 from attnbench.models import build_bert
+from tests import variants
+from tests.variants import registered
 
 SEQ, BATCH = 16, 4
 
@@ -69,17 +69,8 @@ def build():
 @pytest.fixture
 def nan_variant():
     """Right on its first call (the reference check before training), NaN from then on: a divergence."""
-    @registry.register("t-nan-task", summary="returns NaN after its first call", exact=True)
-    def build_nan():
-        calls = []
-
-        def kernel(q, k, v, *, causal, key_mask, scale):
-            calls.append(1)
-            out = sdpa_call(q, k, v, causal=causal, key_mask=key_mask, scale=scale)
-            return (out if len(calls) == 1 else out * float("nan")), "nan"
-        return kernel
-    yield
-    registry._REGISTRY.pop("t-nan-task", None)
+    with registered('t-nan-task', variants.nan_after_first_call(), "returns NaN after its first call"):
+        yield
 
 
 def test_a_classification_task_trains_every_variant_with_its_own_metrics(nan_variant):
