@@ -173,4 +173,5 @@ def summarize(rows: list[dict]) -> dict:
 QUALITY = declare(Kind(
     name="quality", rows=(SUMMARY_ROWS, PPL_ROWS, CHECK_ROWS, LM_STEP_ROWS, FINETUNE_STEP_ROWS),
     describe=describe, summarize=summarize, charts=("attnbench.report.quality_plots:plot_quality_rows",),
+    sweep=("eval_len",),  # trackers log perplexity along the evaluation length
 ))

@@ -105,6 +105,8 @@ def test_a_tracker_logs_the_summaries(stored, tmp_path):
     acc.Reload()
     tags = acc.Tags()["scalars"]
     assert "summary/alibi/rougeLsum" in tags and "summary/sdpa/ms_per_sample" in tags
+    assert [e.step for e in acc.Scalars("perplexity/alibi")] == [32, 64, 128]  # along the evaluation length
+    assert [e.step for e in acc.Scalars("perplexity/sdpa")] == [32]  # past its positions: no point
 
 
 def test_resume_redoes_the_variants_without_a_summary_and_the_language_model_they_start_from(tmp_path):
