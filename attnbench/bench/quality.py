@@ -48,6 +48,7 @@ from attnbench.tasks.summarize import Summarization, encode_pair, summary_batche
 EVAL_BATCH_TOKENS = 16384  # tokens per perplexity forward
 LM_EVAL_BATCHES = 2
 TEXT_MARGIN = 1.3  # characters of text read beyond the estimate of what the batches need
+WIDTHS = 4  # generation pads sequences to a multiple of L / WIDTHS: a compiled kernel compiles 4 widths
 
 
 @dataclass
@@ -325,7 +326,7 @@ class QualityBench:
         batches = summary_batches(p.train_encoded, p.tokenizer.pad_token_id, cfg.seq_len, cfg.batch_size)
         test = summary_batches(p.test_encoded, p.tokenizer.pad_token_id, cfg.seq_len, cfg.batch_size, remainder=True)
         decoding = Decoding(cfg.max_new_tokens, p.tokenizer.eos_token_id, p.tokenizer.pad_token_id, cfg.num_beams,
-                            bucket=max(8, cfg.seq_len // 8), length_limit=cfg.seq_len)
+                            bucket=max(8, cfg.seq_len // WIDTHS), length_limit=cfg.seq_len)
         return Summarization(batches, test, [prompt for prompt, _ in p.test_encoded], p.references, p.tokenizer,
                              decoding, tokens_per_step=cfg.batch_size * cfg.seq_len, sampler=self.sampler)
 
