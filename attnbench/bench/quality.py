@@ -128,15 +128,15 @@ def model_vocab(cfg: QualityConfig, prepared: Prepared) -> int:
     return cfg.vocab_size or vocab
 
 
-def expected_rows(cfg: QualityConfig, labels: list[str], prepared: Prepared) -> int:
-    """About the rows a run stores (the progress bar's total; the bar ends at what really came)."""
+def expected_rows(cfg: QualityConfig, labels: list[str]) -> int:
+    """About the rows a run stores, at most (the progress bar's total; the bar ends at what really came)."""
     n = len(labels)
     extrapolating = n if cfg.extrapolate == "all" else min(n, 2)
     rows = 3 * n + n  # checks, summaries
     if "extrapolation" in cfg.study:
-        rows += extrapolating * (len(prepared.lm.train) + len(cfg.lengths))
+        rows += extrapolating * (cfg.lm_steps + len(cfg.lengths))
     if "summarize" in cfg.study:
-        rows += n * (len(prepared.train_encoded) // cfg.batch_size)
+        rows += n * cfg.finetune_steps
     return rows
 
 

@@ -3,7 +3,7 @@ training length, and summaries scored with ROUGE and BLEU, with what generating 
 
   attnbench quality                                     # CPU: a 2-layer GPT-2, every check, both studies
   attnbench quality --device cuda                       # GPT-2 124M at L=512 (docs/benchmarks/quality.md)
-  attnbench quality --study extrapolation --attn sdpa,alibi --eval-lengths 512,1024,2048
+  attnbench quality --study extrapolation --attn sdpa,alibi --seq-len 128 --eval-lengths 128,256,512
   attnbench quality --finetune changed                  # the seed's protocol: only ALiBi is fine-tuned
   attnbench quality --dataset cnn_dailymail             # CNN/DailyMail 3.0.0 (needs `datasets` and the hub)
   attnbench quality --num-beams 4 --max-new-tokens 48   # beam search instead of greedy
@@ -46,6 +46,18 @@ def add_parser(sub):
                    help="finish an interrupted or failed quality run with its own settings: the variants without a "
                         "summary are done again")
     add_tracker_arguments(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="check the settings and say what would run, then stop: nothing is trained or recorded; a "
+                        "--device not present here is taken as given")
+
+
+def _device(args, file_device: str | None) -> str:
+    """The device asked for (or the one here); a dry run checks a GPU command on a laptop, so a named device
+    need not be present for it."""
+    name = args.device or file_device
+    if getattr(args, "dry_run", False) and name in ("cpu", "cuda"):
+        return name
+    return resolve_device(name)
 
 
 def config_from_args(args) -> tuple[QualityConfig, list[str]]:
@@ -56,7 +68,7 @@ def config_from_args(args) -> tuple[QualityConfig, list[str]]:
     file_device = None
     if args.preset and args.preset not in PRESETS.names():
         file_device = PRESETS.settings(args.preset, "cpu", QualityConfig).get("device")
-    device = resolve_device(args.device or file_device)
+    device = _device(args, file_device)
     cfg = make_config(args.preset, {**typed, "device": device})
     labels = parse_variants(cfg.attn)
     attentions = list(dict.fromkeys(variant(label).attention for label in labels))
@@ -93,7 +105,7 @@ def execute(cfg: QualityConfig, labels: list[str], db: str, resume_run: int | No
     reading = ceiling_reading(cfg.device)
     peak_flops = reading["tflops"] * 1e12
     config = {**cfg.to_dict(), "impls": labels, "lengths": cfg.lengths, "data": info, "peak_flops": peak_flops}
-    return record(QUALITY, config, cfg.device, db, expected_rows(cfg, labels, prepared),
+    return record(QUALITY, config, cfg.device, db, expected_rows(cfg, labels),
                   lambda on_row, on_progress: run_quality_bench(cfg, labels, on_row=on_row, on_progress=on_progress,
                                                                 peak_flops=peak_flops, prepared=prepared),
                   resume=resume_run, group=group, resume_hint=f"attnbench quality --resume {{run_id}} --db {db}",
@@ -130,6 +142,21 @@ def resume(run_id: int, db: str):
     return execute(cfg, todo, db, resume_run=run_id)
 
 
+def dry_run_line(cfg: QualityConfig, labels: list[str]) -> str:
+    from attnbench.bench.quality import expected_rows
+
+    studies = []
+    if "extrapolation" in cfg.study:
+        studies.append(f"train at L={cfg.seq_len} for {cfg.lm_steps} steps, perplexity at "
+                       f"{'/'.join(map(str, cfg.lengths))}")
+    if "summarize" in cfg.study:
+        studies.append(f"fine-tune {cfg.finetune} for {cfg.finetune_steps} steps from {cfg.init} weights, "
+                       f"{cfg.test_pairs} held-out pairs")
+    return (f"dry run: would check {len(labels)} variants ({', '.join(labels)}) in {cfg.model} on {cfg.dataset} "
+            f"({cfg.device}), then {'; '.join(studies)}: about {expected_rows(cfg, labels)} rows; nothing trained "
+            "or recorded")
+
+
 def extrapolation_lines(rows: list[dict]) -> list[str]:
     """Per variant trained at L: its perplexity at each longer length relative to L, or why it has none."""
     lines = []
@@ -148,6 +175,9 @@ def run(args):
     cfg, labels = config_from_args(args) if args.resume is None else (None, None)
     check_writable("--plots", args.plots, folder=True)
     check_trackers(args)
+    if args.dry_run and cfg is not None:
+        print(dry_run_line(cfg, labels))
+        return 0
     run_id, rows = execute(cfg, labels, args.db) if cfg is not None else resume(args.resume, args.db)
     info = ResultsStore(args.db).get_run(run_id)
     show_run(info, rows, title=f"quality run {run_id} ({info['config'].get('model')}, {info['config'].get('device')})")

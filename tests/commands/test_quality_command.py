@@ -128,6 +128,16 @@ def test_resume_redoes_the_variants_without_a_summary_and_the_language_model_the
     assert len(rows) > before
 
 
+def test_a_dry_run_checks_a_gpu_command_here_and_records_nothing(tmp_path, capsys):
+    db = tmp_path / "none.db"
+    assert main(["quality", "--device", "cuda", "--dry-run", "--db", str(db)]) == 0
+    said = capsys.readouterr().out
+    assert "would check 8 variants (sdpa-flash, eager, flash2, flash4, flex, alibi, alibi-fa4, alibi-explicit) in gpt2" \
+        in said and "perplexity at 512/1024/2048" in said and "nothing trained or recorded" in said
+    assert not db.exists()
+    assert main([*TINY, "--eval-lengths", "0", "--dry-run", "--db", str(db)]) == 2  # checked as a real run is
+
+
 BAD = [  # (extra argv, a fragment of the one-line message)
     (["--eval-lengths", "0"], "must be a positive integer"),
     (["--eval-lengths", "32,-64"], "must be a positive integer"),
