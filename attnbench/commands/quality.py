@@ -18,6 +18,7 @@ from attnbench.bench.kernel_config import build_variant
 from attnbench.bench.quality_config import PRESETS, QualityConfig, make_config
 from attnbench.bench.quality_variants import parse_variants, variant
 from attnbench.commands.options import (
+    add_dry_run,
     add_tracker_arguments,
     check_trackers,
     check_writable,
@@ -46,18 +47,7 @@ def add_parser(sub):
                    help="finish an interrupted or failed quality run with its own settings: the variants without a "
                         "summary are done again")
     add_tracker_arguments(p)
-    p.add_argument("--dry-run", action="store_true",
-                   help="check the settings and say what would run, then stop: nothing is trained or recorded; a "
-                        "--device not present here is taken as given")
-
-
-def _device(args, file_device: str | None) -> str:
-    """The device asked for (or the one here); a dry run checks a GPU command on a laptop, so a named device
-    need not be present for it."""
-    name = args.device or file_device
-    if getattr(args, "dry_run", False) and name in ("cpu", "cuda"):
-        return name
-    return resolve_device(name)
+    add_dry_run(p)
 
 
 def config_from_args(args) -> tuple[QualityConfig, list[str]]:
@@ -68,7 +58,7 @@ def config_from_args(args) -> tuple[QualityConfig, list[str]]:
     file_device = None
     if args.preset and args.preset not in PRESETS.names():
         file_device = PRESETS.settings(args.preset, "cpu", QualityConfig).get("device")
-    device = _device(args, file_device)
+    device = resolve_device(args.device or file_device, present=not args.dry_run)
     cfg = make_config(args.preset, {**typed, "device": device})
     labels = parse_variants(cfg.attn)
     attentions = list(dict.fromkeys(variant(label).attention for label in labels))
