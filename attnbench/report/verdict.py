@@ -195,7 +195,12 @@ def _answer_line(label: str, series: list[Workload], x: str | None, x_title: str
     """'flash4 from S=4096; sdpa-cudnn below', or one name for every point, with ties and overtakers."""
     points = [w for w in series if w.recommended]
     if not points:
-        return f"{label}: no variant passed its accuracy check and ran"
+        others = [w for w in series if w.others]
+        if not others:
+            return f"{label}: no variant passed its accuracy check and ran"
+        best = others[-1].others[0]  # the last point of the sweep: where a choice matters most
+        return (f"{label}: no drop-in variant was measured; of those that change the model or approximate it, "
+                f"{best.variant} ({best.note})")
     if x is None or len(points) == 1:
         line = f"{label}: {_named(points[0], baseline)}"
     else:
