@@ -50,7 +50,8 @@ def _mean_speedup(rows: list[dict], variant: str) -> float:
 
 def plot_infer_rows(rows: list[dict], out_dir: str, prefix: str = "infer") -> list[Chart]:
     plt = pyplot()
-    timed = [r for r in rows if r.get("kind", INFER_ROWS.name) == INFER_ROWS.name and r.get("status") in TIMED]
+    timed = [r for r in rows if r.get("kind", INFER_ROWS.name) == INFER_ROWS.name and r.get("status") in TIMED
+             and all(r.get(f) is not None for f in INFER_ROWS.identity)]  # a row written by hand may lack them
     charts = []
     for task in dict.fromkeys(r["task"] for r in timed):
         mine = [r for r in timed if r["task"] == task and r.get("impl") != r.get("baseline")]
