@@ -190,8 +190,8 @@ def test_runs_without_rows_and_unknown_kinds(tmp_path):
     with ResultsStore(tmp_path / "r.db") as store:
         empty = store.start_run("kernel", "attnbench kernel", {}, {})
         store.finish_run(empty, "failed", {"error": "ValueError: boom"})
-        with store.run("infer", "attnbench infer", {}, {"device": "cpu"}) as other:
-            store.add_measurement(other, {"impl": "sdpa", "latency_ms": 1.5, "note": "x"}, kind="infer")
+        with store.run("toy", "attnbench toy", {}, {"device": "cpu"}) as other:  # a kind nothing declares
+            store.add_measurement(other, {"impl": "sdpa", "latency_ms": 1.5, "note": "x"}, kind="toy")
         html_path, _ = write_report(store, [empty, other], tmp_path / "out")
     html = html_path.read_text(encoding="utf-8")
     assert "This run has no measurements." in _section(html, empty)
