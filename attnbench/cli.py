@@ -50,10 +50,24 @@ def _note(message, category, filename, lineno, file=None, line=None):
 _show_warning = warnings.showwarning
 
 
+def _own_gpu() -> None:
+    """A rank of a distributed run takes its own GPU before anything touches CUDA ('cuda' means it)."""
+    from attnbench.distributed import world
+
+    here = world()
+    if here.distributed:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.set_device(here.local_rank)
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _note
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what a launcher starts again, once per rank
+    _own_gpu()
     if not args.command:
         parser.print_help()
         return 2
@@ -67,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             except Exception as e:  # noqa: BLE001 - the user's file: where it failed, not our traceback
                 raise code_error(e, plugin, "plugin") from None
-        return importlib.import_module(f"attnbench.commands.{args.command}").run(args) or 0
+        try:
+            return importlib.import_module(f"attnbench.commands.{args.command}").run(args) or 0
+        finally:
+            from attnbench.distributed import finish
+
+            finish()
     except AttnbenchError as e:
         print(f"attnbench: error: {e}", file=sys.stderr)
         return 2

@@ -133,27 +133,34 @@ def planned_key(impl: str, shape: Shape, causal: bool, mode: str) -> tuple:
 
 
 def run_kernel_bench(cfg: KernelConfig, *, on_row: Callable[[dict], None], ceiling_tflops: float | None = None,
-                     on_progress: Callable[[str], None] = lambda label: None, done: set | None = None) -> None:
+                     on_progress: Callable[[str], None] = lambda label: None, done: set | None = None,
+                     share: tuple[int, int] = (0, 1)) -> None:
     """Run the sweep; `on_row` gets every row as soon as it is measured (to store it at once).
 
     ceiling_tflops: this device's measured matmul throughput, for each row's % of that ceiling.
     done: the identities (KERNEL_ROWS.key) of rows already measured (a resumed run): skipped, not repeated.
+    share: (this process's index, how many share the sweep): every count-th (shape, causal, variant)
+    from index on is this one's, so the GPUs of a host split a sweep (attnbench.launch).
     """
     attns = build_all(cfg)
     device = torch.device(cfg.device)
     try:
         with ClockWatch(device) as clocks:
-            _sweep(cfg, attns, device, on_row, ceiling_tflops, on_progress, done or set(), clocks)
+            _sweep(cfg, attns, device, on_row, ceiling_tflops, on_progress, done or set(), clocks, share)
     finally:
         use_flash_impl(None)  # sdpa-fa4 leaves FA4 behind SDPA's flash backend: what runs next gets FA2
 
 
-def _sweep(cfg, attns, device, on_row, ceiling_tflops, on_progress, done, clocks) -> None:
+def _sweep(cfg, attns, device, on_row, ceiling_tflops, on_progress, done, clocks, share=(0, 1)) -> None:
     checks: dict[tuple, dict] = {}  # check_key -> accuracy fields, shared by the rows they describe
     dtype = dtype_from_name(cfg.dtype)
+    index, count = share
+    groups = itertools.count()
     for shape in shapes(cfg):
         torch._dynamo.reset()  # a fresh compile per shape: no recompile-limit fallbacks, compile time per row
         for causal, (impl, attn) in itertools.product(cfg.causal, attns.items()):
+            if next(groups) % count != index:  # another process's share
+                continue
             keys = {m: planned_key(impl, shape, causal, m) for m in cfg.modes}
             if all(key in done for key in keys.values()):
                 continue

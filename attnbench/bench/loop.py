@@ -25,6 +25,7 @@ from attnbench.attention.flash_impl import use_flash_impl
 from attnbench.attention.registry import get_spec
 from attnbench.bench.failures import classify, free_memory
 from attnbench.bench.train_config import TrainConfig
+from attnbench.distributed import MAX, MEAN, SUM, combine, gather, world
 from attnbench.measure.device import synchronize
 from attnbench.measure.system import SystemSampler
 from attnbench.measure.train_flops import corrected_step_flops, count_step_flops, mfu
@@ -47,6 +48,17 @@ STEP_MEASUREMENTS = (
     ("energy_source", "energy_source"),
 )
 LOOP_MEASURED = ("torch_peak_allocated_mb", "model_size_mb")  # CUDA peak allocation of the step; parameters
+
+# How a step's and a summary's fields combine over the ranks of a distributed run (rank 0's otherwise):
+# work, energy, power and the host's use add up; a step lasts as long as its slowest rank; the loss is
+# the global batch's mean. Throughput and MFU are recomputed from the combined work and time.
+COMBINE = {
+    "loss": MEAN, "final_loss": MEAN, "train_time_s": MAX, "inference_time_s": MAX, "loop_time_s": MAX,
+    "flops": SUM, "attention_flops": SUM, "tokens": SUM, "cpu_pct": SUM, "disk_read_mb": SUM,
+    "disk_write_mb": SUM, "gpu_memory_mb": MAX, "gpu_memory_device_mb": MAX, "gpu_power_w": SUM,
+    "gpu_util_pct": MEAN, "memory_gb": SUM, "energy_j": SUM, "steady_tokens_per_s": SUM,
+    "steady_loop_tokens_per_s": SUM,
+}
 
 
 class AttentionStandIn:
@@ -161,11 +173,14 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
     model.to(device).train()
     model_size_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    train = task.train
+    here = world()
+    train = shard(task.train, here)
     flops = step_flops(task, model, handle, next(iter(train)), device, autocast)
     probe = task.probe
     with torch.no_grad():  # an eager evaluation forward too: kernels read their labels outside any compile
         batch_loss(task, model, probe, device, autocast)
+    if here.distributed:  # after the FLOP count and the eager calls, which see the plain model
+        model = parallelize(model, getattr(cfg, "parallel", "ddp"), device)
     if cfg.compile:  # dynamo caches per function, across variants: without a reset they would share its
         torch._dynamo.reset()  # recompile limit (8), and the third variant would quietly run eagerly
     loss_fn = torch.compile(task.forward_loss) if cfg.compile else task.forward_loss  # compiles with the model
@@ -197,16 +212,19 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
                         "torch_peak_allocated_mb": (torch.cuda.max_memory_allocated(device) / 2**20
                                                     if device.type == "cuda" else None),
                         "model_size_mb": model_size_mb}
-            loss_value = loss.item()
             row = {
-                "impl": name, "status": "ok", "step": step, "epoch": epoch, "loss": loss_value,
+                "impl": name, "status": "ok", "step": step, "epoch": epoch, "loss": loss.item(),
                 "grad_norm": None if grad_norm is None else float(grad_norm), "lr": opt.param_groups[0]["lr"],
                 "train_time_s": train_s, "inference_time_s": infer_s, "flops": flops["flops"],
                 "tokens_per_s": tokens_per_step / train_s,
                 "mfu": mfu(flops["flops"], train_s, peak_flops) if flops["flops"] and peak_flops else None,
                 **{field: measured.get(key) for field, key in STEP_MEASUREMENTS},
             }
-            on_step(row)
+            if here.distributed:  # one row for the world: every rank's step, combined
+                row = world_step(gather(row, str(device)), tokens_per_step, peak_flops)
+            if here.main:
+                on_step(row)
+            loss_value = row["loss"]
             losses.append(loss_value)
             energies.append(row["energy_j"])
             train_seconds.append(train_s)
@@ -221,6 +239,8 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
     loop_end = time.perf_counter()
     loop_s, steady_loop_s = loop_end - loop_start, loop_end - steady_start
     metrics = task.evaluate(model, device, autocast, loss_fn) if status == "ok" else dict.fromkeys(task.metrics)
+    tokens_per_step *= here.size  # from here on the world's: every rank's tokens, counted once each
+    flops = {k: v * here.size if isinstance(v, (int, float)) else v for k, v in flops.items()}
     tokens, seconds = tokens_per_step * step, sum(train_seconds)
     energy = sum(energies) if energies and None not in energies else None  # a partial sum would mislead
     summary = {
@@ -240,10 +260,49 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
         "attention_implementation": handle.implementation, "attention_calls": handle.calls,
         "backends": sorted(b for b in handle.backends if b), "model_changes": handle.changes,
         "model_size_mb": model_size_mb, **flops,
+        **({"world_size": here.size, "parallel": getattr(cfg, "parallel", "ddp")} if here.distributed else {}),
     }
     if handle.calls == 0 and step:
         summary.update(status="error", reason="the variant was never called: the model did not use it")
     return summary
+
+
+def shard(batches, here) -> list | object:
+    """This rank's batches: every size-th one from its rank on, the same number on every rank (a rank with
+    one more would wait for the others at its step's gradient all-reduce)."""
+    if not here.distributed:
+        return batches
+    mine = [b for i, b in enumerate(batches) if i % here.size == here.rank]
+    return mine[: len(batches) // here.size]
+
+
+def parallelize(model, parallel: str, device):
+    """The model shared by the ranks: DDP (a replica each, gradients all-reduced), or FSDP2 (fully_shard:
+    each block's parameters split across the ranks, for the models too large to copy)."""
+    if parallel == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+
+        from attnbench.models.family import family_of
+
+        for block, _ in family_of(model).attention_layers(model):
+            fully_shard(block)
+        return fully_shard(model)
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def world_step(ranks: list[dict], tokens_per_step: int, peak_flops: float | None) -> dict:
+    """One step row for every rank's: COMBINE's rules, then the world's throughput and MFU (against the
+    world's summed ceiling), each rank's memory kept beside the largest."""
+    row = combine(ranks, COMBINE)
+    size = len(ranks)
+    row["tokens_per_s"] = tokens_per_step * size / row["train_time_s"]
+    row["tokens_per_s_per_gpu"] = row["tokens_per_s"] / size
+    row["mfu"] = mfu(row["flops"], row["train_time_s"], peak_flops * size) if row["flops"] and peak_flops else None
+    row["gpu_memory_mb_ranks"] = [r.get("gpu_memory_mb") for r in ranks]
+    row["world_size"] = size
+    return row
 
 
 def unavailable(name: str, device) -> str | None:
@@ -265,12 +324,15 @@ def run_variants(task: Task, impls: list[str], build: Callable[[], torch.nn.Modu
     """Every variant in turn, under one system sampler; a variant that fails is a summary row with its
     status, the rest go on. on_progress(impl) announces each variant."""
     device = torch.device(cfg.device)
-    with SystemSampler(str(device)) as sampler:
+    main = world().main  # in a distributed run rank 0 alone reports; every rank trains its share
+    with SystemSampler(str(device)) as sampler:  # each rank samples its own GPU
         for name in impls:
-            on_progress(name)
+            if main:
+                on_progress(name)
             reason = unavailable(name, device)
             if reason:  # one summary row, as expected_rows counts it, and no model built for nothing
-                on_summary({"impl": name, "status": "unsupported", "reason": reason})
+                if main:
+                    on_summary({"impl": name, "status": "unsupported", "reason": reason})
                 continue
             try:
                 summary = run_variant(task, name, build, cfg, device, sampler, on_step, peak_flops)
@@ -281,4 +343,5 @@ def run_variants(task: Task, impls: list[str], build: Callable[[], torch.nn.Modu
                 summary = {"impl": name, "status": status, "reason": reason}
             use_flash_impl(None)  # sdpa-fa4 swaps SDPA's flash backend process-wide: the next variant gets FA2
             free_memory(device)
-            on_summary(summary)
+            if main:
+                on_summary(summary)

@@ -13,15 +13,18 @@ from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
 from attnbench.bench.kernel_config import PRESETS, SWEEP, impossible
 from attnbench.commands.options import (
     add_dry_run,
+    add_gpus,
     add_tracker_arguments,
     check_trackers,
     check_writable,
     default_dtype,
     device_here,
+    launched,
     log_to_trackers,
     parse_variant_options,
     resolve_device,
 )
+from attnbench.distributed import world
 from attnbench.errors import AttnbenchError
 from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.kernel import KERNEL, KERNEL_ROWS
@@ -36,6 +39,7 @@ def add_parser(sub):
     add_sweep_arguments(p)
     add_tracker_arguments(p)
     add_dry_run(p)
+    add_gpus(p)
     out = p.add_argument_group("output")
     out.add_argument("--output", metavar="FILE.json", help="also write the rows as a JSON list")
     out.add_argument("--csv", metavar="FILE.csv", help="also write the rows as CSV")
@@ -105,9 +109,10 @@ def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group:
     ceiling = reading["tflops"]
     announce_time(cfg, ceiling)
     config = {**cfg.to_dict(), "matmul_ceiling_tflops": ceiling, **(extra_config or {})}
+    share = (world().rank, world().size)
     return record(KERNEL, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
-                                                               on_progress=on_progress),
+                                                               on_progress=on_progress, share=share),
                   extra_env={"matmul_ceiling_tflops": ceiling}, group=group,
                   resume_hint=f"attnbench kernel --resume {{run_id}} --db {db}", ceiling=reading)
 
@@ -174,7 +179,8 @@ def resume(run_id: int, db: str):
     ceiling = info["config"].get("matmul_ceiling_tflops")
     return record(KERNEL, info["config"], cfg.device, db, max(total, 0),
                   lambda on_row, on_progress: run_kernel_bench(cfg, on_row=on_row, ceiling_tflops=ceiling,
-                                                               on_progress=on_progress, done=done),
+                                                               on_progress=on_progress, done=done,
+                                                               share=(world().rank, world().size)),
                   resume=run_id, resume_hint=f"attnbench kernel --resume {{run_id}} --db {db}")
 
 
@@ -191,7 +197,12 @@ def run(args):
     check_trackers(args)
     if args.dry_run:
         return dry_run(cfg) if cfg is not None else 0
+    code = launched(args)  # checked once here, then each rank measures its share
+    if code is not None:
+        return code
     run_id, rows = execute(cfg, args.db, force=args.force) if cfg is not None else resume(args.resume, args.db)
+    if not world().main:  # rank 0 shows and exports the whole run
+        return 0
     info = ResultsStore(args.db).get_run(run_id)
     show_run(info, rows, title=f"kernel run {run_id} ({info['config'].get('device')}, {info['config'].get('dtype')})")
     if args.output:

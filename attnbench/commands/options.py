@@ -75,6 +75,30 @@ def resolve_device(name: str | None, present: bool = True) -> str:
     return name
 
 
+def add_gpus(p) -> None:
+    p.add_argument("--gpus", type=int, default=1, metavar="N",
+                   help="share the work between N processes, one per GPU of this host (as torchrun starts them; "
+                        "on a CPU N processes, for testing); rank 0 writes the run (default: 1)")
+
+
+def launched(args) -> int | None:
+    """With --gpus N (N > 1) outside a distributed run: start the N ranks of this command and return
+    their exit code. Inside one (a rank, or torchrun's): None."""
+    from attnbench.distributed import world
+
+    if world().distributed:
+        return None
+    if getattr(args, "gpus", 1) < 1:
+        raise AttnbenchError(f"--gpus {args.gpus}: must be at least 1")
+    if getattr(args, "gpus", 1) == 1:
+        return None
+    if torch.cuda.is_available() and args.gpus > torch.cuda.device_count():
+        raise AttnbenchError(f"--gpus {args.gpus}: this host has {torch.cuda.device_count()} GPU(s)")
+    from attnbench.launch import spawn
+
+    return spawn(args.argv, args.gpus)
+
+
 def add_dry_run(p) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="check the settings and say what would run (rows, memory), then stop: nothing is "

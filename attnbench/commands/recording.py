@@ -7,8 +7,9 @@ the run is marked 'interrupted' or 'failed' (ResultsStore.run does the marking).
 from __future__ import annotations
 
 import signal
+import socket
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Callable
 
 from rich.console import Console
@@ -21,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from attnbench.distributed import barrier, broadcast, gather, world
 from attnbench.results.environment import collect_environment
 from attnbench.results.store import ResultsStore
 from attnbench.rows import Kind, kind_of
@@ -118,34 +120,46 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
     (measure.ceiling.ceiling_reading), read again after it. The machine's load is read before and after
     too; both go into the run's summary, and a loaded machine or a moved ceiling is said.
     """
+    from attnbench.measure.caches import keep_caches_beside
     from attnbench.measure.load import machine_load
 
-    from attnbench.measure.caches import keep_caches_beside
-
     kind = kind_of(kind) if isinstance(kind, str) else kind
+    here = world()
     store = ResultsStore(db)
-    store.mark_stale_running()
     caches = keep_caches_beside(db)
-    if resume is None:
-        environment = {**collect_environment(device), **caches, **(extra_env or {})}
-        opened = store.run(kind.name, sys.argv, config, environment, group)
+    ranks = gather({"rank": here.rank, "device": device, "host": socket.gethostname(),
+                    "gpu": _gpu_name(device)}, device) if here.distributed else None
+    if here.main:  # rank 0 owns the run: it starts (or reopens) it, the others add their rows to it
+        store.mark_stale_running()
+        if resume is None:
+            world_env = {"world_size": here.size, "ranks": ranks} if ranks else {}
+            environment = {**collect_environment(device), **caches, **world_env, **(extra_env or {})}
+            opened = store.run(kind.name, sys.argv, config, environment, group)
+        else:
+            opened = store.resumed(resume)
     else:
-        opened = store.resumed(resume)
+        opened = nullcontext(None)
     rows: list[dict] = []
     load_before = machine_load(device)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("left"), TimeRemainingColumn()]
     with interruptible() as interrupt, opened as run_id, \
-            Progress(*columns, console=console, transient=False) as progress:
+            Progress(*columns, console=console, transient=False, disable=not here.main) as progress:
+        run_id = broadcast(run_id, device)
         task = progress.add_task(kind.name, total=total)
+
+        def stored_so_far() -> int:  # every rank's rows: the bar of a distributed run shows them all
+            return store.get_run(run_id)["n_measurements"] if here.distributed else len(rows)
 
         def on_row(row: dict, row_kind: str | None = None) -> None:
             interrupt.check()  # a row finished after an interrupt torch swallowed is not kept: redone on resume
             store.add_measurement(run_id, row, kind=row_kind or kind.rows[0].name)
             rows.append(row)
-            progress.advance(task)
+            if not here.main:
+                return
+            progress.update(task, completed=stored_so_far())
             if not console.is_terminal:  # no live bar in logs and CI: one line per row instead
-                console.print(f"[{len(rows)}/{total}] {describe(row)}", highlight=False, markup=False,
+                console.print(f"[{stored_so_far()}/{total}] {describe(row)}", highlight=False, markup=False,
                               soft_wrap=True)  # one line per row, whatever the log's width
 
         def on_progress(label: str) -> None:
@@ -155,18 +169,23 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
         try:
             body(on_row, on_progress)
             interrupt.check()
+            barrier(device)  # every rank's share is stored before rank 0 sums the run up
         except KeyboardInterrupt:
             progress.stop()
-            command = (f"attnbench run --resume {run_id} --db {db}" if store.get_run(run_id)["group_id"] is not None
-                       else (resume_hint or "").format(run_id=run_id))
-            hint = f"; `{command}` finishes it" if command else ""
-            console.print(f"[yellow]interrupted: run {run_id} keeps its {len(rows)} rows in {db}{hint}[/]",
-                          soft_wrap=True)  # the resume command stays one line a user can copy
+            if here.main:
+                command = (f"attnbench run --resume {run_id} --db {db}"
+                           if store.get_run(run_id)["group_id"] is not None
+                           else (resume_hint or "").format(run_id=run_id))
+                hint = f"; `{command}` finishes it" if command else ""
+                console.print(f"[yellow]interrupted: run {run_id} keeps its {stored_so_far()} rows in {db}{hint}[/]",
+                              soft_wrap=True)  # the resume command stays one line a user can copy
             raise
+        if not here.main:
+            return run_id, rows
+        stored = store.measurements(run_id)  # the rows as stored (every rank's), each with its kind
         # done: the bar ends full even when fewer rows came than planned (a variant that diverged or
         # ran out of memory stops early), and its count says how many there really are
-        progress.update(task, description=f"{kind.name}: done", total=len(rows), completed=len(rows))
-        stored = store.measurements(run_id)  # the rows as stored, each with its kind
+        progress.update(task, description=f"{kind.name}: done", total=len(stored), completed=len(stored))
         conditions = run_conditions(device, load_before, ceiling)
         store.update_summary(run_id, {**conditions, **summarize(kind, store.get_run(run_id), stored)})
         for note in conditions["notes"]:
@@ -175,6 +194,12 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
         summary = {**(store.get_run(run_id)["summary"] or {}), "error": "no row succeeded: see each row's reason"}
         store.finish_run(run_id, "failed", summary)
     return run_id, stored
+
+
+def _gpu_name(device: str) -> str | None:
+    import torch
+
+    return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None
 
 
 def exit_code(db: str, run_ids: list[int]) -> int:
