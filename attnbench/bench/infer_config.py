@@ -213,3 +213,18 @@ PRESETS = Presets(by_name={
                      "padding": [0.0, 0.5], "num_batches": 10},
              "cuda": {**_BASE_GPU, **SWEEP, "num_batches": 50}},
 })
+
+# `attnbench run`'s inference part (commands/run.py): a 2-layer BERT on a CPU, one task and cell, in seconds,
+# two trials for a spread; bert-base-uncased on a GPU at the length the unpadded path is for
+RUN_PART = {"cpu": {"model": "bert-tiny", "tasks": ["classification"], "batch_size": [2], "max_seqlen": [64],
+                    "padding": [0.5], "num_batches": 2, "trials": 2, "dtype": "float32",
+                    "per_impl_options": {"lsh": {"bucket_size": 16}}},
+            "cuda": {"model": DEFAULT_MODEL, "tasks": ["classification"], "batch_size": [32], "max_seqlen": [512],
+                     "padding": [0.5], "num_batches": 10, "trials": 3, "dtype": "float16"}}
+
+
+def run_part(device: str, impls: list[str]) -> InferConfig:
+    """The inference part of `attnbench run` on `device`, for these variants."""
+    from attnbench.settings import build
+
+    return build(InferConfig, [RUN_PART[device], {"device": device, "impls": list(impls)}], "inference setting")

@@ -1,20 +1,28 @@
-"""`attnbench run`: the main job. Every variant, twice: as a kernel, and inside a GPT-2 in training.
+"""`attnbench run`: the main job. Every variant three times: as a kernel, inside a GPT-2 in training,
+and inside a BERT at inference under padding.
 
 --preset quick (default) on a CPU: kernels at batch 1, 4 heads of 32, sequence 64 to 256, causal and
 not, every mode, each variant with its small-shape options; training of the 2-layer gpt2-tiny on the
-offline sample, 2 batches of 2 x 128 per variant. On a GPU: kernels in bf16 at batch x length =
-16384, 16 heads of 64, sequence 1024 and 4096; training of GPT-2 124M, 20 batches of 8 x 256.
---preset full: longer sweeps (GPU: head size 64 and 128, sequence 512 to 16384) and longer training.
---preset FILE.json: {"kernel": {KernelConfig fields}, "train": {TrainConfig fields}} over quick.
+offline sample, 2 batches of 2 x 128 per variant; inference of the 2-layer bert-tiny on one task, batch
+2 x 64 at half padding, padded and unpadded. On a GPU: kernels in bf16 at batch x length = 16384, 16
+heads of 64, sequence 1024 and 4096; training of GPT-2 124M, 20 batches of 8 x 256; inference of
+bert-base-uncased in float16, batch 32 x 512 at half padding.
+--preset full: longer sweeps (GPU: head size 64 and 128, sequence 512 to 16384), longer training and
+inference on all four tasks.
+--preset FILE.json: {"kernel": {KernelConfig fields}, "train": {TrainConfig fields}, "infer": {InferConfig
+fields}} over quick.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import NamedTuple
 
 from attnbench.attention.registry import all_specs
 from attnbench.bench.kernel_config import PRESETS as KERNEL_PRESETS
+from attnbench.bench.infer_config import TASKS, InferConfig
+from attnbench.bench.infer_config import RUN_PART as INFER_PART
 from attnbench.bench.kernel_config import KernelConfig, build_all
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
@@ -31,17 +39,29 @@ from attnbench.data.conversations import check_dataset
 from attnbench.errors import AttnbenchError, closest
 from attnbench.models.shapes import model_shape
 from attnbench.results.store import DEFAULT_DB
+from attnbench.rows.infer import INFER
 from attnbench.rows.kernel import KERNEL, MODE_NAMES
 from attnbench.rows.train import TRAIN
 from attnbench.settings import build, check_keys, from_file, read_json_object
 
-# (preset, device) -> the kernel sweep's settings and the training's: each command's own preset of
-# that name (bench/kernel_config.py, bench/train_config.py), the training on a CPU's full suite smaller
+# (preset, device) -> the kernel sweep's settings, the training's and the inference's: the kernel and
+# train commands' own presets of that name (bench/kernel_config.py, bench/train_config.py), the training
+# on a CPU's full suite smaller; inference is the small part bench/infer_config.py declares, full on all tasks
 SUITES = {(name, device): (KERNEL_PRESETS.by_name[name][device],
                            {"preset": name, **({"model": "gpt2-mini", "batches": 20}
-                                               if (name, device) == ("full", "cpu") else {})})
+                                               if (name, device) == ("full", "cpu") else {})},
+                           {**INFER_PART[device], **({"tasks": list(TASKS)} if name == "full" else {})})
           for name in KERNEL_PRESETS.by_name for device in ("cpu", "cuda")}
 PRESET_NAMES = tuple(KERNEL_PRESETS.by_name)
+PARTS = ("kernel", "train", "infer")  # a suite file's sections, in the order the parts run
+
+
+class Suite(NamedTuple):
+    """What one `attnbench run` measures; a part is None where the model cannot take it."""
+
+    kernel: KernelConfig
+    train: TrainConfig | None
+    infer: InferConfig | None
 
 
 def add_parser(sub):
@@ -62,16 +82,17 @@ def add_parser(sub):
                    help="finish an interrupted run (its kernel or train run id) without repeating what it measured")
 
 
-def suite_configs(preset: str, device: str, model: str | None = None) -> tuple[KernelConfig, TrainConfig | None]:
-    """The kernel sweep and the training of a suite, for every registered variant. model: a size name or
-    a local model directory whose attention the kernels take (heads, head size, key/value heads, causal,
-    lengths up to its maximum) and which trains where a family can train it; None for the defaults.
-    The training is None where the model cannot be trained here (a bidirectional model, say)."""
-    file: dict = {"kernel": {}, "train": {}}
+def suite_configs(preset: str, device: str, model: str | None = None) -> Suite:
+    """The kernel sweep, the training and the inference of a suite, for every registered variant. model:
+    a size name or a local model directory whose attention the kernels take (heads, head size, key/value
+    heads, causal, lengths up to its maximum), which trains where a family can train it and runs
+    inference where it is a BERT; None for the defaults. A part is None where the model cannot take it
+    (training a bidirectional model, inference of a causal one)."""
+    file: dict = {name: {} for name in PARTS}
     if preset not in PRESET_NAMES:
         file = _preset_file(preset)
         preset = "quick"
-    kernel_settings, train_settings = SUITES[(preset, device)]
+    kernel_settings, train_settings, infer_settings = SUITES[(preset, device)]
     base = {"impls": list(all_specs()), "causal": [False, True], "dtype": default_dtype(device), "device": device}
     if device == "cpu":  # small CPU shapes: each variant with the options made for them (lsh buckets...)
         base["per_impl_options"] = {name: dict(spec.example_options) for name, spec in all_specs().items()}
@@ -83,11 +104,16 @@ def suite_configs(preset: str, device: str, model: str | None = None) -> tuple[K
     if trainable is not None:
         train = {"attn": list(all_specs()), **train_settings, **trainable, **file["train"], "device": device}
         train_cfg = make_config(train.pop("preset", None), train)
+    infer_cfg = None
+    inferable = _inference_for(shape) if shape else {}
+    if inferable is not None:
+        infer = {"impls": list(all_specs()), **infer_settings, **inferable, **file["infer"], "device": device}
+        infer_cfg = build(InferConfig, [infer], "inference setting")
     build_all(cfg)  # names, options and settings are checked now: nothing is recorded for a bad suite
     if train_cfg is not None:
         parse_impls(train_cfg.attn)  # and the training's now, not after the kernel sweep
         check_dataset(train_cfg.dataset)
-    return cfg, train_cfg
+    return Suite(cfg, train_cfg, infer_cfg)
 
 
 def _kernel_for(shape, preset: dict, device: str) -> dict:
@@ -118,15 +144,27 @@ def _training_for(shape) -> dict | None:
     return {"model": size, "init": "pretrained", "pretrained_path": shape.path} if weights else {"model": size}
 
 
+def _inference_for(shape) -> dict | None:
+    """InferConfig settings that run this model's inference, or None where it cannot: the inference part
+    measures BERT-family models (bidirectional, under padding)."""
+    if shape.family != "bert":
+        return None
+    if shape.size is not None:
+        return {"model": shape.size}
+    weights = any(os.path.isfile(os.path.join(shape.path, f)) for f in ("model.safetensors", "pytorch_model.bin"))
+    return {"model": None, "init": "pretrained", "pretrained_path": shape.path} if weights else None
+
+
 def _preset_file(path: str) -> dict:
-    """A suite file: {"kernel": {KernelConfig fields}, "train": {TrainConfig fields}}, each read as the
-    command line reads its values; a bad one is one line now, not a failed run later."""
+    """A suite file: {"kernel": {KernelConfig fields}, "train": {TrainConfig fields}, "infer": {InferConfig
+    fields}}, each read as the command line reads its values; a bad one is one line now, not a failed run later."""
     if not os.path.isfile(path):
         raise AttnbenchError(f"--preset {path!r}{closest(path, PRESET_NAMES)}: use quick, full or a JSON file")
     values = read_json_object(path)
-    check_keys(values, ("kernel", "train"), f'--preset {path} (expected {{"kernel": {{...}}, "train": {{...}}}})')
+    check_keys(values, PARTS, f'--preset {path} (expected {{"kernel": {{...}}, "train": {{...}}, "infer": {{...}}}})')
     return {"kernel": from_file(KernelConfig, values.get("kernel", {}), f"--preset {path}: kernel"),
-            "train": values.get("train", {})}
+            "train": values.get("train", {}),
+            "infer": from_file(InferConfig, values.get("infer", {}), f"--preset {path}: infer")}
 
 
 SUITE = "suite"  # the kind of the group of runs one `attnbench run` makes
@@ -152,13 +190,15 @@ def run(args):
         settings = {"preset": args.preset, "device": device, "model": args.model}
         configs = suite_configs(args.preset, device, args.model)
         if args.dry_run:
-            kernel_cfg, train_cfg = configs
             from attnbench.commands.kernel import dry_run
 
-            dry_run(kernel_cfg)
+            dry_run(configs.kernel)
+            train_cfg, infer_cfg = configs.train, configs.infer
             print("dry run: then " + (f"train {len(train_cfg.attn)} variants in {train_cfg.model} on "
                                       f"{train_cfg.dataset}" if train_cfg else "no training (the model is not one "
-                                      "attnbench trains)"))
+                                      "attnbench trains)") + "; then " +
+                  (f"inference of {len(infer_cfg.impls)} variants in {infer_cfg.model_size or infer_cfg.pretrained_path}"
+                   f" on {', '.join(infer_cfg.tasks)}" if infer_cfg else "no inference (the model is not a BERT)"))
             return 0
         group = ResultsStore(args.db).start_group(SUITE, sys.argv, settings)
         parts = run_parts(configs, args.db, group, args.model)
@@ -166,31 +206,37 @@ def run(args):
     return exit_code(args.db, [run_id for run_id, _ in parts])
 
 
-def run_parts(configs, db: str, group: int, model: str | None, done: dict | None = None) -> list[tuple[int, list]]:
-    """The suite's parts in order (kernel, then training), each a run of the group; `done`: {kind name:
-    (run id, rows)} already finished or resumed, kept as they are."""
-    from attnbench.commands import kernel, train
+def run_parts(configs: Suite, db: str, group: int, model: str | None,
+              done: dict | None = None) -> list[tuple[int, list]]:
+    """The suite's parts in order (kernel, training, inference), each a run of the group; `done`: {kind
+    name: (run id, rows)} already finished or resumed, kept as they are."""
+    from attnbench.commands import infer, kernel, train
 
-    kernel_cfg, train_cfg = configs
     done = done or {}
     described = {"for_model": model_shape(model).describe()} if model else {}
-    kernel_part = done.get(KERNEL.name) or kernel.execute(kernel_cfg, db, group=group,
+    kernel_part = done.get(KERNEL.name) or kernel.execute(configs.kernel, db, group=group,
                                                           extra_config={**part("kernel"), **described})
     parts = [kernel_part]
-    if train_cfg is None:
+    if configs.train is None:
         print(f"training: skipped, {model_shape(model).describe()} is not a causal model attnbench trains "
               "(its kernels were measured)")
     else:
         parts.append(done.get(TRAIN.name) or train.execute(
-            train_cfg, parse_impls(train_cfg.attn), db, group=group,
+            configs.train, parse_impls(configs.train.attn), db, group=group,
             extra_config={**part("train", kernel_part[0]), **described}))
+    if configs.infer is None:
+        print(f"inference: skipped, {model_shape(model).describe()} is not a BERT (inference measures "
+              "bidirectional models under padding)")
+    else:
+        parts.append(done.get(INFER.name) or infer.execute(
+            configs.infer, db, group=group, extra_config={**part("infer", kernel_part[0]), **described}))
     return parts
 
 
 def resume_suite(run_id: int, db: str) -> list[tuple[int, list]]:
     """Finish what an interrupted `attnbench run` lacks: its unfinished runs are resumed, the parts it never
     started are run, with the suite's own settings (kept in its group)."""
-    from attnbench.commands import kernel, train
+    from attnbench.commands import infer, kernel, train
     from attnbench.results.store import ResultsStore
 
     store = ResultsStore(db, create=False)
@@ -199,7 +245,7 @@ def resume_suite(run_id: int, db: str) -> list[tuple[int, list]]:
     group = store.get_group(group_id) if group_id is not None else None
     if group is None or group["kind"] != SUITE:
         raise AttnbenchError(f"run {run_id} was not started by `attnbench run`; nothing to resume there")
-    resumers = {KERNEL.name: kernel.resume, TRAIN.name: train.resume}
+    resumers = {KERNEL.name: kernel.resume, TRAIN.name: train.resume, INFER.name: infer.resume}
     done = {}
     for member in reversed(store.list_runs(group=group_id)):  # oldest first
         done[member["kind"]] = ((member["id"], store.measurements(member["id"])) if member["status"] == "ok"

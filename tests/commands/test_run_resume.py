@@ -7,6 +7,7 @@ from attnbench.cli import main
 from attnbench.commands import run as run_command
 from attnbench.results.store import ResultsStore
 from tests import variants
+from tests.commands.conftest import TINY_INFER
 from tests.variants import registered
 
 
@@ -17,7 +18,7 @@ def small_suite(monkeypatch):
                                                            for n in ("eager", "t-ctrl-c-once", "sdpa")})
     monkeypatch.setitem(run_command.SUITES, ("quick", "cpu"), (
         dict(batch_size=[1], seq_len=[32, 64], num_heads=[2], head_dim=[16], repeats=1, warmup=0),
-        {"preset": "fast", "batches": 1, "seq_len": 32}))
+        {"preset": "fast", "batches": 1, "seq_len": 32}, TINY_INFER))
     with registered("t-ctrl-c-once", variants.interrupts_once(3), "interrupts the run once"):
         yield
 
@@ -58,7 +59,7 @@ def test_run_preset_file_and_bad_preset(tmp_path, capsys):
 
     path = tmp_path / "suite.json"
     path.write_text('{"kernel": {"seq_len": [32], "repeats": 2}, "train": {"batches": 1}}')
-    kernel_cfg, train_cfg = suite_configs(str(path), "cpu")
+    kernel_cfg, train_cfg, _ = suite_configs(str(path), "cpu")
     assert kernel_cfg.seq_len == [32] and kernel_cfg.repeats == 2 and train_cfg.batches == 1
     assert suite_configs("full", "cpu")[0].seq_len[-1] == 1024
     assert main(["run", "--preset", "quikc", "--device", "cpu", "--db", str(tmp_path / "r.db")]) == 2
@@ -89,7 +90,7 @@ def test_run_preset_file_chooses_the_variants_and_dtype(tmp_path):
     path = tmp_path / "mine.json"
     path.write_text(json.dumps({"kernel": {"impls": ["eager", "sdpa"], "dtype": "float64"},
                                 "train": {"attn": ["sdpa"]}}))
-    kernel_cfg, train_cfg = suite_configs(str(path), "cpu")
+    kernel_cfg, train_cfg, _ = suite_configs(str(path), "cpu")
     assert kernel_cfg.impls == ["eager", "sdpa"] and kernel_cfg.dtype == "float64"
     assert train_cfg.attn == ["sdpa"]
     assert len(suite_configs("quick", "cpu")[1].attn) == len(registry.all_specs())  # default: every variant
