@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from attnbench.errors import AttnbenchError
+
 from attnbench.attention._memo import memo
 
 DOC_MODULES = ("argparse", "collections", "csv", "datetime", "decimal", "difflib", "email.message", "fractions",
@@ -145,4 +147,14 @@ def token_source(pretrained_path: str | None):
 
         tokenizer = AutoTokenizer.from_pretrained(str(pretrained_path), local_files_only=True)
         return TextTokens(tokenizer, f"the tokenizer in {pretrained_path}")
-    return RandomTokens(SpecialIds.bert_uncased())
+    vocab = 30522
+    if pretrained_path is not None:  # weights without a tokenizer: ids inside their own embedding table
+        from transformers import AutoConfig
+
+        vocab = AutoConfig.from_pretrained(str(pretrained_path), local_files_only=True).vocab_size
+    special = SpecialIds.bert_uncased(vocab)
+    if vocab <= max(special.cls, special.sep, special.mask) + 1:
+        raise AttnbenchError(f"{pretrained_path}: a vocabulary of {vocab} ids has no room for BERT's special ids "
+                             f"(up to {special.mask}) and random tokens; give the directory its tokenizer "
+                             f"(tokenizer.json or vocab.txt)")
+    return RandomTokens(special)
