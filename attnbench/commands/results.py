@@ -62,14 +62,14 @@ def run(args):
 
 
 def show_run(info: dict, rows: list[dict], title: str | None = None) -> None:
-    """A stored run's tables in the terminal, as its report shows them."""
+    """A stored run's tables in the terminal, as its report shows them less the detail columns."""
     from attnbench.report.tables import kind_tables
     from attnbench.report.terminal import print_tables, table_console
     from attnbench.rows import kind_of
 
     console = table_console()
     title = title or f"{info['kind']} run {info['id']}: {info['status']}, started {info['started_at']}"
-    tables = kind_tables(kind_of(info["kind"]), rows, info["id"], info["status"])
+    tables = kind_tables(kind_of(info["kind"]), rows, info["id"], info["status"], brief=True)
     console.print(f"[bold]{escape(title)}[/]" + ("" if tables else ": no rows"))
     print_tables(tables, console)
 

@@ -30,6 +30,7 @@ class Column:
     optional: left out of a table when no row has a value (and named in the table's note).
     spread: the row fields that bound the value's measured spread (the quartiles within a trial, the
     lowest and highest trial): the interval from the least to the greatest of them holds the value's noise.
+    detail: in the report and exports, left out of terminal tables (a terminal is narrow; the note says so).
     """
 
     key: str
@@ -44,6 +45,7 @@ class Column:
     wrap: bool = False
     optional: bool = False
     spread: tuple[str, ...] = ()
+    detail: bool = False
 
     def __post_init__(self):
         if self.better not in (None, LOWER, HIGHER):
