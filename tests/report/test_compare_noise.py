@@ -13,7 +13,7 @@ from attnbench.cli import main
 from attnbench.report.compare import comparison
 from attnbench.results.store import ResultsStore
 
-DELAY_S = {"t-steady": 0.01, "t-slowed": 0.01}  # long beside a loaded machine's jitter
+DELAY_S = {"t-steady": 0.03, "t-slowed": 0.03}  # long beside a loaded machine's jitter (a ms or two)
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def timed_plugins():
     yield
     for name in DELAY_S:
         registry._REGISTRY.pop(name, None)
-    DELAY_S["t-slowed"] = 0.01
+    DELAY_S["t-slowed"] = 0.03
 
 
 def _kernel(db):
@@ -41,7 +41,7 @@ def _kernel(db):
 def test_a_2x_slowdown_is_reported_and_an_unchanged_variant_is_not(timed_plugins, tmp_path, capsys):
     db = str(tmp_path / "r.db")
     _kernel(db)
-    DELAY_S["t-slowed"] = 0.02
+    DELAY_S["t-slowed"] = 0.06
     _kernel(db)
     with ResultsStore(db) as store:
         table = comparison(store.get_run(1), store.measurements(1), store.get_run(2), store.measurements(2))[0]
