@@ -20,6 +20,8 @@ attnbench kernels have no attention dropout and benchmarks compare kernels, not 
 from __future__ import annotations
 
 import json
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -105,6 +107,21 @@ def build_bert(size: str | None = None, *, head: str = "mlm", init: str = "rando
     return model.eval()
 
 
+@contextmanager
+def _quiet_transformers():
+    from transformers.utils import logging as hf_logging
+
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def _load_pretrained(cls, size: str | None, path, num_labels: int, dropout: float):
     if size is not None:
         bert_config(size)  # validates the size name
@@ -119,9 +136,17 @@ def _load_pretrained(cls, size: str | None, path, num_labels: int, dropout: floa
     if model_type != "bert":
         raise AttnbenchError(f"{path} holds a {model_type or 'untyped'} model (config.json model_type), not BERT")
     try:
-        model = cls.from_pretrained(str(path), local_files_only=True, num_labels=num_labels, **_dropout(dropout))
+        with _quiet_transformers():  # its load report is a table per model; one line says what matters here
+            model, loading = cls.from_pretrained(str(path), local_files_only=True, num_labels=num_labels,
+                                                 output_loading_info=True, **_dropout(dropout))
     except (OSError, ValueError) as e:
         raise AttnbenchError(f"cannot load BERT weights from {path}: {str(e).splitlines()[0]}") from None
+    missing = sorted({".".join(key.split(".")[:2 if key.startswith(f"{cls.base_model_prefix}.") else 1])
+                      for key in loading.get("missing_keys") or []})  # modules: bert.pooler, classifier
+    if missing:
+        warnings.warn(f"{path}: no weights for {', '.join(missing)} ({len(loading['missing_keys'])} tensors): "
+                      f"{'they start' if len(missing) > 1 else 'it starts'} from seeded random weights; the "
+                      "encoder is the checkpoint's", stacklevel=2)
     got = model.config
     if size is not None:
         want = BERT_SIZES[size]
