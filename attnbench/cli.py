@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 
+from attnbench.distributed import world
 from attnbench.errors import AttnbenchError, code_error
 
 COMMANDS = ["run", "list", "kernel", "train", "infer", "quality", "results", "report", "plots"]
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _note(message, category, filename, lineno, file=None, line=None):
     """attnbench's own warnings (a tokenizer fallback, say) as one line, not Python's source-line form."""
     if "attnbench" in str(filename):
+        if not world().main:  # a distributed run's notes are rank 0's to say, once
+            return
         print(f"attnbench: note: {message}", file=file or sys.stderr)
     else:
         _show_warning(message, category, filename, lineno, file, line)
@@ -50,16 +53,26 @@ def _note(message, category, filename, lineno, file=None, line=None):
 _show_warning = warnings.showwarning
 
 
-def _own_gpu() -> None:
-    """A rank of a distributed run takes its own GPU before anything touches CUDA ('cuda' means it)."""
-    from attnbench.distributed import world
-
+def _as_a_rank() -> None:
+    """A rank of a distributed run takes its own GPU before anything touches CUDA ('cuda' means it), and
+    all but rank 0 keep quiet: rank 0 draws the progress and says the notes, once for the run. Errors
+    are still every rank's own."""
     here = world()
-    if here.distributed:
-        import torch
+    if not here.distributed:
+        return
+    import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.set_device(here.local_rank)
+    if torch.cuda.is_available():
+        torch.cuda.set_device(here.local_rank)
+    if not here.main:
+        from attnbench.commands.recording import console
+
+        console.quiet = True
+
+
+def _rank_prefix() -> str:
+    """'rank 1: ' where a rank other than 0 speaks (each rank says its own errors), else nothing."""
+    return "" if world().main else f"rank {world().rank}: "
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what a launcher starts again, once per rank
-    _own_gpu()
+    _as_a_rank()
     if not args.command:
         parser.print_help()
         return 2
@@ -81,17 +94,17 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             except Exception as e:  # noqa: BLE001 - the user's file: where it failed, not our traceback
                 raise code_error(e, plugin, "plugin") from None
-        try:
-            return importlib.import_module(f"attnbench.commands.{args.command}").run(args) or 0
-        finally:
-            from attnbench.distributed import finish
+        code = importlib.import_module(f"attnbench.commands.{args.command}").run(args) or 0
+        from attnbench.distributed import finish
 
-            finish()
+        finish()  # only after a clean end: with a rank gone, NCCL's teardown could wait for it
+        return code
     except AttnbenchError as e:
-        print(f"attnbench: error: {e}", file=sys.stderr)
+        print(f"attnbench: error: {_rank_prefix()}{e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("attnbench: interrupted", file=sys.stderr)
+        if world().main:  # once for the run
+            print("attnbench: interrupted", file=sys.stderr)
         import signal
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second one during shutdown (compile workers stopping)

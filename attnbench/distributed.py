@@ -1,5 +1,5 @@
 """The world a run's process is part of: one process, or a rank of several (torchrun's, or the ones
-`--gpus N` starts through attnbench.launch), detected from the environment (RANK, WORLD_SIZE,
+`--gpus N` starts under torchrun through attnbench.launch), detected from the environment (RANK, WORLD_SIZE,
 LOCAL_RANK), as nanoGPT and torchrun do.
 
 Rank 0 owns the run: it starts it in the store, draws the progress and writes what is combined; every
@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-TIMEOUT = _dt.timedelta(minutes=30)  # a collective no rank reaches in this long ends the run
+TIMEOUT = _dt.timedelta(minutes=30)  # a collective of the model's that no rank reaches in this long ends the run
+WAIT = _dt.timedelta(hours=24)  # how long a rank waits for the others (the rest of a sweep's shares)
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,31 @@ class World:
         return f"cuda:{self.local_rank}" if device == "cuda" and self.distributed else device
 
 
+def each_device(device: str) -> str:
+    """How a message names the device(s) of this run: "this device (cuda)", or "each of the 2 ranks'
+    devices (2 x cuda)" (rank 0 speaks for them all)."""
+    here = world()
+    return f"each of the {here.size} ranks' devices ({here.size} x {device})" if here.distributed \
+        else f"this device ({device})"
+
+
 def world() -> World:
     """The world this process is part of, from the environment."""
     try:
-        return World(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                     int(os.environ.get("LOCAL_RANK", 0)))
+        return World(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")),
+                     int(os.environ.get("LOCAL_RANK", "0")))
     except ValueError:
         return World()
 
 
+_OBJECTS: list = []  # the gloo group the ranks exchange Python objects through (made by ensure_group)
+
+
 def ensure_group(device: str) -> None:
-    """torch.distributed, once: NCCL where the run is on GPUs, gloo otherwise."""
+    """torch.distributed, once: NCCL where the run is on GPUs, gloo otherwise, for the model's tensors
+    (DDP, FSDP2), with TIMEOUT; and a gloo group for the objects the ranks exchange (a run's id, a step's
+    rows, the end of a share) with WAIT, as one rank may finish its share of a sweep hours before another.
+    A rank that dies is torchrun's to notice: it stops the others."""
     import torch.distributed as dist
 
     if dist.is_initialized():
@@ -59,6 +74,12 @@ def ensure_group(device: str) -> None:
     if backend == "nccl":
         torch.cuda.set_device(here.local_rank)
     dist.init_process_group(backend, rank=here.rank, world_size=here.size, timeout=TIMEOUT)
+    _OBJECTS[:] = [dist.new_group(backend="gloo", timeout=WAIT)]
+
+
+def _objects(device: str):
+    ensure_group(device)
+    return _OBJECTS[0]
 
 
 def broadcast(value: Any, device: str) -> Any:
@@ -67,9 +88,8 @@ def broadcast(value: Any, device: str) -> Any:
         return value
     import torch.distributed as dist
 
-    ensure_group(device)
     box = [value]
-    dist.broadcast_object_list(box, src=0)
+    dist.broadcast_object_list(box, src=0, group=_objects(device))
     return box[0]
 
 
@@ -79,18 +99,17 @@ def gather(value: Any, device: str) -> list:
         return [value]
     import torch.distributed as dist
 
-    ensure_group(device)
     out = [None] * world().size
-    dist.all_gather_object(out, value)
+    dist.all_gather_object(out, value, group=_objects(device))
     return out
 
 
 def barrier(device: str) -> None:
+    """Wait until every rank is here (as long as WAIT)."""
     if world().distributed:
         import torch.distributed as dist
 
-        ensure_group(device)
-        dist.barrier()
+        dist.barrier(group=_objects(device))
 
 
 def finish() -> None:

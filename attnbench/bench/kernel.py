@@ -183,4 +183,6 @@ def _sweep(cfg, attns, device, on_row, ceiling_tflops, on_progress, done, clocks
                 if check.get("check_status") in ("unsupported", "oom", "error") and row["status"] == "ok":
                     row["reason"] = f"accuracy not checked: {check['check_detail']}"
                 row["flop_convention"] = CONVENTION
+                if count > 1:
+                    row["rank"] = index  # which process (GPU) of a sharded sweep measured it
                 on_row(row)

@@ -24,7 +24,7 @@ from attnbench.commands.options import (
     parse_variant_options,
     resolve_device,
 )
-from attnbench.distributed import world
+from attnbench.distributed import each_device, world
 from attnbench.errors import AttnbenchError
 from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.kernel import KERNEL, KERNEL_ROWS
@@ -104,7 +104,7 @@ def execute(cfg: KernelConfig, db: str, extra_config: dict | None = None, group:
     build_all(cfg)  # bad names, options or modes fail here, before a run is recorded
     total = len(shapes(cfg)) * len(cfg.causal) * len(cfg.impls) * len(cfg.modes)
     check_memory(cfg, force)
-    console.print(f"measuring this device's matmul ceiling ({cfg.device}) ...")
+    console.print(f"measuring the matmul ceiling of {each_device(cfg.device)} ...")
     reading = ceiling_reading(cfg.device, cfg.timing_protocol)
     ceiling = reading["tflops"]
     announce_time(cfg, ceiling)
@@ -197,8 +197,8 @@ def run(args):
     check_trackers(args)
     if args.dry_run:
         return dry_run(cfg) if cfg is not None else 0
-    code = launched(args)  # checked once here, then each rank measures its share
-    if code is not None:
+    code = launched(args, cfg.device if cfg is not None else None)
+    if code is not None:  # checked once here, then each rank measures its share
         return code
     run_id, rows = execute(cfg, args.db, force=args.force) if cfg is not None else resume(args.resume, args.db)
     if not world().main:  # rank 0 shows and exports the whole run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -75,28 +76,46 @@ def resolve_device(name: str | None, present: bool = True) -> str:
     return name
 
 
+def _gpu_count(text: str) -> int:
+    """--gpus's value: a whole number of GPUs, at least one (argparse says which option it was)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of GPUs: give a whole number, 1 or more") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count}: must be at least 1 (one process per GPU)")
+    return count
+
+
 def add_gpus(p) -> None:
-    p.add_argument("--gpus", type=int, default=1, metavar="N",
-                   help="share the work between N processes, one per GPU of this host (as torchrun starts them; "
-                        "on a CPU N processes, for testing); rank 0 writes the run (default: 1)")
+    p.add_argument("--gpus", type=_gpu_count, default=None, metavar="N",
+                   help="share the work between N processes, one per GPU of this host, started through torchrun "
+                        "(on a CPU N processes, for testing); rank 0 writes the run (default: 1; under torchrun: "
+                        "its ranks)")
 
 
-def launched(args) -> int | None:
-    """With --gpus N (N > 1) outside a distributed run: start the N ranks of this command and return
-    their exit code. Inside one (a rank, or torchrun's): None."""
+def launched(args, device: str | None) -> int | None:
+    """With --gpus N (N > 1) outside a distributed run: start the N ranks of this command under torchrun
+    and return their exit code. Inside one (torchrun's rank, or --gpus's): None, after checking that
+    --gpus, if given, agrees with the world torchrun started. device: the run's (None: not known yet, as
+    for a resumed run: cuda where PyTorch sees one)."""
     from attnbench.distributed import world
 
-    if world().distributed:
+    gpus, here = getattr(args, "gpus", None), world()
+    if here.distributed:
+        if gpus not in (None, here.size):
+            raise AttnbenchError(f"--gpus {gpus}: this process is one of the {here.size} ranks torchrun started; "
+                                 f"leave --gpus out under torchrun (or give --gpus {here.size})")
         return None
-    if getattr(args, "gpus", 1) < 1:
-        raise AttnbenchError(f"--gpus {args.gpus}: must be at least 1")
-    if getattr(args, "gpus", 1) == 1:
+    if gpus in (None, 1):
         return None
-    if torch.cuda.is_available() and args.gpus > torch.cuda.device_count():
-        raise AttnbenchError(f"--gpus {args.gpus}: this host has {torch.cuda.device_count()} GPU(s)")
+    count = torch.cuda.device_count() if (device or resolve_device(None)) == "cuda" else None
+    if count is not None and gpus > count:
+        raise AttnbenchError(f"--gpus {gpus}: this host has {count} GPU(s) visible to PyTorch; "
+                             f"use --gpus 1 to {count}")
     from attnbench.launch import spawn
 
-    return spawn(args.argv, args.gpus)
+    return spawn(args.argv, gpus)
 
 
 def add_dry_run(p) -> None:
