@@ -73,13 +73,15 @@ def describe(row: dict) -> str:
     return f"{what} ok" + (f" {ms:.3g} ms" if ms is not None else "")
 
 
-def run_conditions(device: str, load_before: dict, ceiling: dict | None) -> dict:
+def run_conditions(device: str, load_before: dict, ceiling: dict | None,
+                   siblings: set[int] = frozenset()) -> dict:
     """What the machine was like during a run: its load before and after, the ceiling before and after,
-    and, in words, what should make a reader doubt the numbers."""
+    and, in words, what should make a reader doubt the numbers. siblings: the pids of the run's other
+    ranks on this host, which are the run, not load."""
     from attnbench.measure.ceiling import ceiling_change, ceiling_reading
     from attnbench.measure.load import machine_load
 
-    load_after = machine_load(device)
+    load_after = machine_load(device, siblings=siblings)
     notes = [f"the machine was loaded {when}: {load['load_note']}; its times may not repeat"
              for when, load in (("before the run", load_before), ("after it", load_after)) if load.get("loaded")]
     out = {"load_before": load_before, "load_after": load_after,
@@ -127,12 +129,13 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
     here = world()
     store = ResultsStore(db)
     caches = keep_caches_beside(db)
-    ranks = gather({"rank": here.rank, "device": device, "host": socket.gethostname(),
-                    "gpu": _gpu_name(device)}, device) if here.distributed else None
+    ranks = gather(rank_identity(device, ceiling), device) if here.distributed else None
+    siblings = {r["pid"] for r in ranks or [] if r["host"] == socket.gethostname() and r["rank"] != here.rank}
     if here.main:  # rank 0 owns the run: it starts (or reopens) it, the others add their rows to it
         store.mark_stale_running()
         if resume is None:
-            world_env = {"world_size": here.size, "ranks": ranks} if ranks else {}
+            world_env = {"world_size": here.size, "ranks": [{k: v for k, v in r.items() if k != "pid"}
+                                                             for r in ranks]} if ranks else {}
             environment = {**collect_environment(device), **caches, **world_env, **(extra_env or {})}
             opened = store.run(kind.name, sys.argv, config, environment, group)
         else:
@@ -140,16 +143,17 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
     else:
         opened = nullcontext(None)
     rows: list[dict] = []
-    load_before = machine_load(device)
+    load_before = machine_load(device, siblings=siblings) if here.main else None  # rank 0 sums the run up
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("left"), TimeRemainingColumn()]
     with interruptible() as interrupt, opened as run_id, \
             Progress(*columns, console=console, transient=False, disable=not here.main) as progress:
-        run_id = broadcast(run_id, device)
+        before = store.get_run(run_id)["n_measurements"] if here.distributed and here.main else 0  # resumed: its own
+        run_id = broadcast(run_id, device)  # before any rank can add a row
         task = progress.add_task(kind.name, total=total)
 
         def stored_so_far() -> int:  # every rank's rows: the bar of a distributed run shows them all
-            return store.get_run(run_id)["n_measurements"] if here.distributed else len(rows)
+            return store.get_run(run_id)["n_measurements"] - before if here.distributed else len(rows)
 
         def on_row(row: dict, row_kind: str | None = None) -> None:
             interrupt.check()  # a row finished after an interrupt torch swallowed is not kept: redone on resume
@@ -181,25 +185,35 @@ def record(kind: Kind | str, config: dict, device: str, db: str, total: int,
                               soft_wrap=True)  # the resume command stays one line a user can copy
             raise
         if not here.main:
-            return run_id, rows
+            barrier(device)  # alive until rank 0 has read the machine's load after the run: an exiting
+            return run_id, rows  # rank would count as another process's load
         stored = store.measurements(run_id)  # the rows as stored (every rank's), each with its kind
         # done: the bar ends full even when fewer rows came than planned (a variant that diverged or
         # ran out of memory stops early), and its count says how many there really are
         progress.update(task, description=f"{kind.name}: done", total=len(stored), completed=len(stored))
-        conditions = run_conditions(device, load_before, ceiling)
+        conditions = run_conditions(device, load_before, ceiling, siblings)
         store.update_summary(run_id, {**conditions, **summarize(kind, store.get_run(run_id), stored)})
         for note in conditions["notes"]:
             console.print(f"attnbench: note: {note}", highlight=False, soft_wrap=True)
+        barrier(device)  # the other ranks may go
     if stored and not any(r.get("status", "ok") == "ok" for r in stored):  # a run where nothing succeeded
         summary = {**(store.get_run(run_id)["summary"] or {}), "error": "no row succeeded: see each row's reason"}
         store.finish_run(run_id, "failed", summary)
     return run_id, stored
 
 
-def _gpu_name(device: str) -> str | None:
+def rank_identity(device: str, ceiling: dict | None) -> dict:
+    """What the run records of each rank: where it ran (host, its own device, the GPU's name), its
+    matmul ceiling, and its pid (to tell the run's own processes from the machine's load)."""
+    import os
+
     import torch
 
-    return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None
+    here = world()
+    own = here.device(device)
+    gpu = torch.cuda.get_device_name(torch.device(own)) if own.startswith("cuda") else None
+    return {"rank": here.rank, "local_rank": here.local_rank, "host": socket.gethostname(), "device": own,
+            "gpu": gpu, "matmul_ceiling_tflops": (ceiling or {}).get("tflops"), "pid": os.getpid()}
 
 
 def exit_code(db: str, run_ids: list[int]) -> int:

@@ -3,15 +3,17 @@
 Why: on a shared 2-core CPU two identical runs differed by more than 2x on half their rows, and the
 matmul ceiling read 0.065 TFLOP/s under load against 0.19 quiet. So a run records, over a short window,
 the CPU used by other processes (psutil: the machine's busy share minus this process and its children,
-Inductor's compile workers among them), the busiest of them, and on a GPU (NVML) the other processes
-holding the device, its utilization, SM clock and throttle reasons. `loaded` and `load_note` say whether
-the machine was busy and why, by the thresholds below (declared once).
+Inductor's compile workers among them, and in a distributed run its other ranks and torchrun's agent:
+a 2-rank CPU run called its own sibling 50% foreign load), the busiest of them, and on a GPU (NVML) the
+other processes holding the device, its utilization, SM clock and throttle reasons. `loaded` and
+`load_note` say whether the machine was busy and why, by the thresholds below (declared once).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import psutil
@@ -26,9 +28,16 @@ WINDOW_S = 0.5
 TOP = 3
 
 
-def _own_pids() -> set[int]:
-    me = psutil.Process()
-    return {me.pid} | {c.pid for c in _safe(lambda: me.children(recursive=True)) or []}
+def _own_pids(siblings: Iterable[int] = ()) -> set[int]:
+    """This process, the run's other ranks on this host (siblings) and the agent that started them
+    (torchrun's), with all their children (Inductor's compile workers): the run, not load."""
+    pids = {os.getpid(), *siblings}
+    if siblings and "TORCHELASTIC_RUN_ID" in os.environ:  # started by torchrun's agent: our parent
+        pids.add(os.getppid())
+    out = set(pids)
+    for pid in pids:
+        out |= {c.pid for c in _safe(lambda pid=pid: psutil.Process(pid).children(recursive=True)) or []}
+    return out
 
 
 def _safe(read):
@@ -43,8 +52,9 @@ def _cpu_times_s(proc: psutil.Process) -> float | None:
     return None if t is None else t.user + t.system
 
 
-def cpu_load(window_s: float = WINDOW_S) -> dict[str, Any]:
-    """Other processes' CPU use over `window_s`, in % of all cores (100 = every core busy)."""
+def cpu_load(window_s: float = WINDOW_S, *, siblings: Iterable[int] = ()) -> dict[str, Any]:
+    """Other processes' CPU use over `window_s`, in % of all cores (100 = every core busy); siblings: the
+    pids of this run's other ranks, counted as its own."""
     procs = {p.pid: p for p in psutil.process_iter(["name"])}
     before = {pid: _cpu_times_s(p) for pid, p in procs.items()}
     busy0 = psutil.cpu_times()
@@ -53,7 +63,7 @@ def cpu_load(window_s: float = WINDOW_S) -> dict[str, Any]:
     total = sum(busy1) - sum(busy0)
     busy = total - (busy1.idle - busy0.idle) - (getattr(busy1, "iowait", 0) - getattr(busy0, "iowait", 0))
     cores = psutil.cpu_count() or 1
-    own = _own_pids()
+    own = _own_pids(siblings)
     used = {}
     for pid, p in procs.items():
         after = _cpu_times_s(p)
@@ -71,7 +81,7 @@ def cpu_load(window_s: float = WINDOW_S) -> dict[str, Any]:
     }
 
 
-def gpu_load(device: str | torch.device) -> dict[str, Any]:
+def gpu_load(device: str | torch.device, *, siblings: Iterable[int] = ()) -> dict[str, Any]:
     """Other processes on our GPU, its utilization, SM clock (and maximum) and throttle reasons, from NVML."""
     identity, why = _gpu_identity(device)
     gpu, why = NvmlGpu.open(identity) if identity is not None else (None, why)
@@ -79,7 +89,7 @@ def gpu_load(device: str | torch.device) -> dict[str, Any]:
         return {"gpu_note": why}
     try:
         nv, h = gpu.pynvml, gpu.handle
-        own = _own_pids()
+        own = _own_pids(siblings)
         running = (_safe(lambda: nv.nvmlDeviceGetComputeRunningProcesses(h)) or []) + (
             _safe(lambda: nv.nvmlDeviceGetGraphicsRunningProcesses(h)) or [])
         others = [f"{p.pid} ({(getattr(p, 'usedGpuMemory', 0) or 0) / 2**20:.0f} MiB)" for p in running
@@ -103,11 +113,13 @@ def gpu_load(device: str | torch.device) -> dict[str, Any]:
         gpu.close()
 
 
-def machine_load(device: str | torch.device = "cpu", window_s: float = WINDOW_S) -> dict[str, Any]:
-    """A small dict describing the machine's load now (takes `window_s`): see the module doc."""
-    load = {"at": time.time(), **cpu_load(window_s)}
+def machine_load(device: str | torch.device = "cpu", window_s: float = WINDOW_S, *,
+                 siblings: Iterable[int] = ()) -> dict[str, Any]:
+    """A small dict describing the machine's load now (takes `window_s`): see the module doc. siblings:
+    the pids of the run's other ranks on this host (a distributed run), which are not load."""
+    load = {"at": time.time(), **cpu_load(window_s, siblings=siblings)}
     if torch.device(device).type == "cuda":
-        load.update(gpu_load(device))
+        load.update(gpu_load(device, siblings=siblings))
     reasons = []
     if load["cpu_others_pct"] is not None and load["cpu_others_pct"] > 100 * LOADED_CPU_SHARE:
         reasons.append(f"other processes used {load['cpu_others_pct']:.0f}% of the {load['cpu_count']} cores"

@@ -109,7 +109,7 @@ def test_the_watch_samples_while_the_block_runs(fake_nvml):
 
 
 def test_other_gpu_processes_and_throttling_make_a_loaded_machine(fake_nvml, monkeypatch):
-    monkeypatch.setattr(load, "cpu_load", lambda window_s: {"cpu_others_pct": 3.0, "cpu_count": 2,
+    monkeypatch.setattr(load, "cpu_load", lambda window_s, *, siblings=(): {"cpu_others_pct": 3.0, "cpu_count": 2,
                                                              "cpu_top_others": []})
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
     fake_nvml.processes = [types.SimpleNamespace(pid=999_999, usedGpuMemory=2**30)]
@@ -120,7 +120,7 @@ def test_other_gpu_processes_and_throttling_make_a_loaded_machine(fake_nvml, mon
 
 
 def test_a_quiet_machine_is_not_loaded(monkeypatch):
-    monkeypatch.setattr(load, "cpu_load", lambda window_s: {"cpu_others_pct": 3.0, "cpu_count": 2,
+    monkeypatch.setattr(load, "cpu_load", lambda window_s, *, siblings=(): {"cpu_others_pct": 3.0, "cpu_count": 2,
                                                              "cpu_top_others": []})
     got = load.machine_load("cpu")
     assert got["loaded"] is False and got["load_note"] == ""
