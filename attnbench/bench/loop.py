@@ -25,7 +25,8 @@ from attnbench.attention.flash_impl import use_flash_impl
 from attnbench.attention.registry import get_spec
 from attnbench.bench.failures import classify, free_memory
 from attnbench.bench.train_config import TrainConfig
-from attnbench.distributed import MAX, MEAN, SUM, combine, gather, world
+from attnbench.distributed import MAX, MEAN, SUM, combine, ensure_group, gather, world
+from attnbench.errors import AttnbenchError
 from attnbench.measure.device import synchronize
 from attnbench.measure.system import SystemSampler
 from attnbench.measure.train_flops import corrected_step_flops, count_step_flops, mfu
@@ -49,16 +50,17 @@ STEP_MEASUREMENTS = (
 )
 LOOP_MEASURED = ("torch_peak_allocated_mb", "model_size_mb")  # CUDA peak allocation of the step; parameters
 
-# How a step's and a summary's fields combine over the ranks of a distributed run (rank 0's otherwise):
-# work, energy, power and the host's use add up; a step lasts as long as its slowest rank; the loss is
-# the global batch's mean. Throughput and MFU are recomputed from the combined work and time.
+# How a step row's fields combine over the ranks of a distributed run (rank 0's otherwise): work (each
+# rank's own tokens, counted once), energy, power, the host's use and the ceilings add up; a step lasts
+# as long as its slowest rank; the loss is the global batch's mean; memory is the largest rank's, and
+# each rank's is kept too (PER_RANK). Throughput and MFU are recomputed from the combined work and time
+# (world_step); the summary is computed from the combined steps, the same on every rank.
 COMBINE = {
-    "loss": MEAN, "final_loss": MEAN, "train_time_s": MAX, "inference_time_s": MAX, "loop_time_s": MAX,
-    "flops": SUM, "attention_flops": SUM, "tokens": SUM, "cpu_pct": SUM, "disk_read_mb": SUM,
-    "disk_write_mb": SUM, "gpu_memory_mb": MAX, "gpu_memory_device_mb": MAX, "gpu_power_w": SUM,
-    "gpu_util_pct": MEAN, "memory_gb": SUM, "energy_j": SUM, "steady_tokens_per_s": SUM,
-    "steady_loop_tokens_per_s": SUM,
+    "loss": MEAN, "train_time_s": MAX, "inference_time_s": MAX, "flops": SUM, "tokens": SUM, "cpu_pct": SUM,
+    "disk_read_mb": SUM, "disk_write_mb": SUM, "gpu_memory_mb": MAX, "gpu_memory_device_mb": MAX,
+    "gpu_power_w": SUM, "gpu_util_pct": MEAN, "memory_gb": MAX, "energy_j": SUM, "peak_flops": SUM,
 }
+PER_RANK = ("gpu_memory_mb", "gpu_memory_device_mb", "memory_gb")  # also stored per rank, as <field>_ranks
 
 
 class AttentionStandIn:
@@ -174,13 +176,14 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
     model_size_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     here = world()
-    train = shard(task.train, here)
+    train = shard(task.train, here)  # this rank's batches: the world's step is every rank's batch
     flops = step_flops(task, model, handle, next(iter(train)), device, autocast)
     probe = task.probe
     with torch.no_grad():  # an eager evaluation forward too: kernels read their labels outside any compile
         batch_loss(task, model, probe, device, autocast)
     if here.distributed:  # after the FLOP count and the eager calls, which see the plain model
-        model = parallelize(model, getattr(cfg, "parallel", "ddp"), device)
+        model = parallelize(model, parallel_of(cfg), device)
+        free_memory(device)  # FSDP2's unsharded copies go back, so the device's memory is the shards
     if cfg.compile:  # dynamo caches per function, across variants: without a reset they would share its
         torch._dynamo.reset()  # recompile limit (8), and the third variant would quietly run eagerly
     loss_fn = torch.compile(task.forward_loss) if cfg.compile else task.forward_loss  # compiles with the model
@@ -216,18 +219,18 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
                 "impl": name, "status": "ok", "step": step, "epoch": epoch, "loss": loss.item(),
                 "grad_norm": None if grad_norm is None else float(grad_norm), "lr": opt.param_groups[0]["lr"],
                 "train_time_s": train_s, "inference_time_s": infer_s, "flops": flops["flops"],
-                "tokens_per_s": tokens_per_step / train_s,
+                "tokens": tokens_per_step, "tokens_per_s": tokens_per_step / train_s,
                 "mfu": mfu(flops["flops"], train_s, peak_flops) if flops["flops"] and peak_flops else None,
                 **{field: measured.get(key) for field, key in STEP_MEASUREMENTS},
             }
-            if here.distributed:  # one row for the world: every rank's step, combined
-                row = world_step(gather(row, str(device)), tokens_per_step, peak_flops)
+            if here.distributed:  # one row for the world: every rank's step, combined (on every rank)
+                row = world_step(gather({**row, "peak_flops": peak_flops}, str(device)))
             if here.main:
                 on_step(row)
-            loss_value = row["loss"]
+            loss_value = row["loss"]  # the world's: every rank stops at the same NaN
             losses.append(loss_value)
             energies.append(row["energy_j"])
-            train_seconds.append(train_s)
+            train_seconds.append(row["train_time_s"])
             step += 1
             if step == 1:  # the steady loop starts after the first step (compilation, autotuning)
                 steady_start = time.perf_counter()
@@ -241,7 +244,7 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
     metrics = task.evaluate(model, device, autocast, loss_fn) if status == "ok" else dict.fromkeys(task.metrics)
     tokens_per_step *= here.size  # from here on the world's: every rank's tokens, counted once each
     flops = {k: v * here.size if isinstance(v, (int, float)) else v for k, v in flops.items()}
-    tokens, seconds = tokens_per_step * step, sum(train_seconds)
+    tokens, seconds = tokens_per_step * step, sum(train_seconds)  # the slowest rank's time per step
     energy = sum(energies) if energies and None not in energies else None  # a partial sum would mislead
     summary = {
         "impl": name, "status": status, "reason": reason, "steps": step, "final_loss": losses[-1] if losses else None,
@@ -260,7 +263,8 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
         "attention_implementation": handle.implementation, "attention_calls": handle.calls,
         "backends": sorted(b for b in handle.backends if b), "model_changes": handle.changes,
         "model_size_mb": model_size_mb, **flops,
-        **({"world_size": here.size, "parallel": getattr(cfg, "parallel", "ddp")} if here.distributed else {}),
+        **({"world_size": here.size, "parallel": parallel_of(cfg),
+            "tokens_per_s_per_gpu": tokens / seconds / here.size if seconds else None} if here.distributed else {}),
     }
     if handle.calls == 0 and step:
         summary.update(status="error", reason="the variant was never called: the model did not use it")
@@ -269,16 +273,28 @@ def run_variant(task: Task, name: str, build: Callable[[], torch.nn.Module], cfg
 
 def shard(batches, here) -> list | object:
     """This rank's batches: every size-th one from its rank on, the same number on every rank (a rank with
-    one more would wait for the others at its step's gradient all-reduce)."""
+    one more would wait for the others at its step's gradient all-reduce): steps_per_rank of them."""
     if not here.distributed:
         return batches
     mine = [b for i, b in enumerate(batches) if i % here.size == here.rank]
-    return mine[: len(batches) // here.size]
+    return mine[: steps_per_rank(len(batches), here.size)]
+
+
+def steps_per_rank(batches: int, ranks: int) -> int:
+    """Steps of an epoch when `ranks` share `batches` (the rest, fewer than the ranks, are left out)."""
+    return batches // ranks
+
+
+def parallel_of(cfg) -> str:
+    """How the ranks share the model (TrainConfig.parallel; a task's config without it: DDP)."""
+    return getattr(cfg, "parallel", "ddp")
 
 
 def parallelize(model, parallel: str, device):
     """The model shared by the ranks: DDP (a replica each, gradients all-reduced), or FSDP2 (fully_shard:
-    each block's parameters split across the ranks, for the models too large to copy)."""
+    each transformer block's parameters split across the ranks, then the rest, for the models too large
+    to copy). Both run on gloo too, which is how the CPU tests them."""
+    ensure_group(str(device))
     if parallel == "fsdp":
         from torch.distributed.fsdp import fully_shard
 
@@ -292,17 +308,34 @@ def parallelize(model, parallel: str, device):
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def world_step(ranks: list[dict], tokens_per_step: int, peak_flops: float | None) -> dict:
-    """One step row for every rank's: COMBINE's rules, then the world's throughput and MFU (against the
-    world's summed ceiling), each rank's memory kept beside the largest."""
+def world_step(ranks: list[dict]) -> dict:
+    """One step row for every rank's: COMBINE's rules, then the world's throughput (total and per GPU) and
+    MFU against the world's summed ceiling; each rank's memory kept beside the largest (PER_RANK)."""
     row = combine(ranks, COMBINE)
-    size = len(ranks)
-    row["tokens_per_s"] = tokens_per_step * size / row["train_time_s"]
+    size, seconds = len(ranks), row["train_time_s"]
+    row["tokens_per_s"] = row["tokens"] / seconds
     row["tokens_per_s_per_gpu"] = row["tokens_per_s"] / size
-    row["mfu"] = mfu(row["flops"], row["train_time_s"], peak_flops * size) if row["flops"] and peak_flops else None
-    row["gpu_memory_mb_ranks"] = [r.get("gpu_memory_mb") for r in ranks]
+    peak = row.pop("peak_flops")
+    row["mfu"] = mfu(row["flops"], seconds, peak) if row["flops"] and peak else None
+    for field in PER_RANK:
+        row[f"{field}_ranks"] = [r.get(field) for r in ranks]
     row["world_size"] = size
     return row
+
+
+def agreed(summary: dict, device) -> dict:
+    """A variant's summary once every rank has ended it: the ranks must have ended it alike (a variant that
+    failed on one rank only leaves the others at a collective it never reaches, and the next variant's
+    collectives would pair with the wrong ones), else the run stops, naming the rank that differed."""
+    if not world().distributed:
+        return summary
+    ends = gather((summary["status"], summary.get("reason", "")), str(device))
+    for rank, (status, reason) in enumerate(ends):
+        if status != summary["status"]:
+            raise AttnbenchError(f"{summary['impl']}: rank {rank} ended it {status} ({reason or 'no reason'}) "
+                                 f"while rank {world().rank} ended it {summary['status']}; the ranks cannot go on "
+                                 f"apart, so the run stops here")
+    return summary
 
 
 def unavailable(name: str, device) -> str | None:
@@ -313,8 +346,9 @@ def unavailable(name: str, device) -> str | None:
 
 
 def expected_rows(impls: list[str], steps: int, device) -> int:
-    """Rows run_variants stores: each variant's steps and its summary, or only the summary for a variant
-    that cannot run here (counting its steps left the progress bar short of 100%)."""
+    """Rows run_variants stores: each variant's steps (the world's, in a distributed run: steps_per_rank)
+    and its summary, or only the summary for a variant that cannot run here (counting its steps left the
+    progress bar short of 100%)."""
     return sum(1 if unavailable(name, device) else steps + 1 for name in impls)
 
 
@@ -323,7 +357,7 @@ def run_variants(task: Task, impls: list[str], build: Callable[[], torch.nn.Modu
                  on_progress: Callable[[str], None] = lambda impl: None, peak_flops: float | None = None) -> None:
     """Every variant in turn, under one system sampler; a variant that fails is a summary row with its
     status, the rest go on. on_progress(impl) announces each variant."""
-    device = torch.device(cfg.device)
+    device = torch.device(world().device(cfg.device))  # a rank's own GPU: cuda:LOCAL_RANK
     main = world().main  # in a distributed run rank 0 alone reports; every rank trains its share
     with SystemSampler(str(device)) as sampler:  # each rank samples its own GPU
         for name in impls:
@@ -341,6 +375,7 @@ def run_variants(task: Task, impls: list[str], build: Callable[[], torch.nn.Modu
             except Exception as e:  # noqa: BLE001 - one variant failing is a data point; the others go on
                 status, reason = classify(e)
                 summary = {"impl": name, "status": status, "reason": reason}
+            summary = agreed(summary, device)
             use_flash_impl(None)  # sdpa-fa4 swaps SDPA's flash backend process-wide: the next variant gets FA2
             free_memory(device)
             if main:

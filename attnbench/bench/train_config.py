@@ -49,6 +49,9 @@ class TrainConfig:
     eval_batches: int = setting(4, "validation batches for the final loss and perplexity", low=1)
     device: str = setting("cpu", "cpu or cuda", command_line=False)
     compile: bool = setting(False, "torch.compile the model", switch=True)
+    parallel: Literal["ddp", "fsdp"] = setting("ddp", "how the ranks of a distributed run (--gpus N, torchrun) "
+                                                      "share the model: ddp, a replica each; fsdp, FSDP2's "
+                                                      "fully_shard, parameters split (gpt2-large, gpt2-xl)")
     seed: int = setting(0, "seed of the initial weights and the data order")
     attn_options: dict[str, dict[str, Any]] = setting(doc="options per variant (--opt KEY=VALUE)", factory=dict,
                                                       command_line=False)

@@ -14,15 +14,18 @@ from attnbench.bench.kernel_config import build_variant
 from attnbench.bench.train_config import PRESETS, TrainConfig, make_config
 from attnbench.commands.options import (
     add_dry_run,
+    add_gpus,
     add_tracker_arguments,
     check_trackers,
     check_writable,
     device_here,
+    launched,
     log_to_trackers,
     parse_impls,
     parse_variant_options,
     resolve_device,
 )
+from attnbench.distributed import each_device, gather, world
 from attnbench.errors import AttnbenchError
 from attnbench.models.family import family_of_size
 from attnbench.results.store import DEFAULT_DB
@@ -46,6 +49,7 @@ def add_parser(sub):
                         "not finish are trained (again from the same weights)")
     add_tracker_arguments(p)
     add_dry_run(p)
+    add_gpus(p)
 
 
 def config_from_args(args) -> tuple[TrainConfig, list[str]]:
@@ -80,6 +84,7 @@ def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | No
     resume_run: an interrupted train run of the same config; `impls` are then the variants it lacks.
     group: the group of runs (an `attnbench run` suite) the new run belongs to.
     """
+    from attnbench.bench.loop import steps_per_rank
     from attnbench.bench.train import expected_rows, model_vocab, prepare_data, run_train_bench
     from attnbench.commands.recording import console, record
     from attnbench.measure.ceiling import ceiling_reading
@@ -88,12 +93,21 @@ def execute(cfg: TrainConfig, impls: list[str], db: str, extra_config: dict | No
     data, info = prepared
     if cfg.init == "random":
         model_vocab(cfg, info)  # a bad --vocab-size is refused before a run is recorded
+    here = world()
+    steps = steps_per_rank(len(data.train), here.size)
+    if steps < 1:
+        raise AttnbenchError(f"{len(data.train)} train batch(es) cannot be shared by {here.size} ranks: give "
+                             f"each at least one (--batches {here.size} or more)")
+    shared = f", {steps} per rank ({here.size} ranks, {cfg.parallel})" if here.distributed else ""
     console.print(f"data: {info['dataset']}, tokenizer {info['tokenizer']}, {len(data.train)} train batches "
-                  f"of {cfg.batch_size} x {cfg.seq_len}")
-    reading = ceiling_reading(cfg.device)
-    peak_flops = reading["tflops"] * 1e12
-    total = expected_rows(cfg, impls, len(data.train))
-    config = {**cfg.to_dict(), "impls": impls, "data": info, "peak_flops": peak_flops, **(extra_config or {})}
+                  f"of {cfg.batch_size} x {cfg.seq_len}{shared}")
+    console.print(f"measuring the matmul ceiling of {each_device(cfg.device)} ...")
+    reading = ceiling_reading(world().device(cfg.device))
+    peak_flops = reading["tflops"] * 1e12  # this rank's; a step's MFU is against the sum of every rank's
+    world_peak = sum(gather(peak_flops, cfg.device))
+    total = expected_rows(cfg, impls, steps)
+    config = {**cfg.to_dict(), "impls": impls, "data": info, "peak_flops": world_peak, **(extra_config or {}),
+              **({"world_size": here.size, "train_batches_per_rank": steps} if here.distributed else {})}
     return record(TRAIN, config, cfg.device, db, total,
                   lambda on_row, on_progress: run_train_bench(cfg, impls, on_row=on_row, on_progress=on_progress,
                                                               peak_flops=peak_flops, prepared=prepared),
@@ -114,9 +128,15 @@ def resume(run_id: int, db: str):
     cfg = TrainConfig(**{f.name: info["config"][f.name] for f in fields(TrainConfig) if f.name in info["config"]})
     finished = {r["impl"] for r in store.measurements(run_id, kind=SUMMARY_ROWS.name)}
     todo = [impl for impl in info["config"]["impls"] if impl not in finished]
-    for impl in todo:
+    for impl in todo if world().main else ():  # rank 0 owns the run's rows
         store.delete_measurements(run_id, STEP_ROWS.name, impl)
     return execute(cfg, todo, db, resume_run=run_id)
+
+
+def _ranks(args, cfg: TrainConfig) -> str:
+    """How a dry run names the ranks that would share the batches (--gpus N, or torchrun's)."""
+    ranks = args.gpus or world().size
+    return f", {ranks} ranks ({cfg.parallel}) sharing the batches" if ranks > 1 else ""
 
 
 def run(args):
@@ -134,9 +154,14 @@ def run(args):
         check_dataset(cfg.dataset)
         print(f"dry run: would train {len(impls)} variants ({', '.join(impls)}) in {cfg.model} ({cfg.init} init) "
               f"on {cfg.dataset}: {cfg.batches or 'all'} batches of {cfg.batch_size} x {cfg.seq_len}, {cfg.epochs} "
-              f"epoch(s) on {cfg.device}; nothing trained or recorded")
+              f"epoch(s) on {cfg.device}{_ranks(args, cfg)}; nothing trained or recorded")
         return 0
+    code = launched(args, cfg.device if cfg is not None else None)
+    if code is not None:  # checked once here, then each rank trains on its share of the batches
+        return code
     run_id, rows = execute(cfg, impls, args.db) if cfg is not None else resume(args.resume, args.db)
+    if not world().main:  # rank 0 shows, plots and logs the run
+        return 0
     info = ResultsStore(args.db).get_run(run_id)
     show_run(info, rows, title=f"train run {run_id} ({info['config'].get('model')}, {info['config'].get('device')})")
     for chart in plot_train_rows(rows, args.plots, prefix=f"run{run_id}"):

@@ -90,7 +90,15 @@ def describe(info: dict, rows: list[dict]) -> str:
     return (f"{len(variants)} variants ({', '.join(map(str, variants))}) in {cfg.get('model', '?')} "
             f"({cfg.get('init', 'random')} init) on {dataset}; {batches} tokens, "
             f"{cfg.get('epochs', 1)} epoch(s), lr {cfg.get('lr', '?')}"
-            f"{', compiled' if cfg.get('compile') else ''} on {cfg.get('device', '?')}; {ended}")
+            f"{', compiled' if cfg.get('compile') else ''} on {_where(cfg)}; {ended}")
+
+
+def _where(cfg: dict) -> str:
+    """The device, or in a distributed run the ranks' devices and how they shared the model."""
+    device = cfg.get("device", "?")
+    ranks = cfg.get("world_size")
+    return f"{ranks} x {device} ({cfg.get('parallel', 'ddp')}, each rank its share of the batches)" if ranks \
+        else device
 
 
 def summarize(rows: list[dict]) -> dict:

@@ -202,7 +202,7 @@ def test_attn_in_a_preset_file_may_be_a_comma_string_as_on_the_command_line(tmp_
 
 
 STEP_FIELDS = ["impl", "status", "step", "epoch", "loss", "grad_norm", "lr", "train_time_s", "inference_time_s",
-               "flops", "tokens_per_s", "mfu", "cpu_pct", "disk_read_mb", "disk_write_mb", "gpu_memory_mb",
+               "flops", "tokens", "tokens_per_s", "mfu", "cpu_pct", "disk_read_mb", "disk_write_mb", "gpu_memory_mb",
                "gpu_memory_device_mb", "gpu_power_w", "gpu_util_pct", "memory_gb", "model_size_mb", "energy_j",
                "energy_source"]
 SUMMARY_FIELDS = ["impl", "status", "reason", "steps", "final_loss", "val_loss", "val_perplexity", "train_time_s",
@@ -214,7 +214,8 @@ SUMMARY_FIELDS = ["impl", "status", "reason", "steps", "final_loss", "val_loss",
 
 def test_rows_keep_their_fields_in_order():
     """The fields (and their order: CSV export's columns follow it) that training rows had before the loop
-    moved to bench/loop.py and the loss to the language-modelling task."""
+    moved to bench/loop.py and the loss to the language-modelling task; since then a step's tokens too (in a
+    distributed run every rank's, summed)."""
     rows = _train(["sdpa"], batches=1)
     assert [list(r) for r in rows] == [STEP_FIELDS + ["kind"], SUMMARY_FIELDS + ["kind"]]
     assert rows[1]["tokens"] == TINY["batch_size"] * TINY["seq_len"] and rows[1]["val_perplexity"] > 1
