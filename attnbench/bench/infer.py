@@ -222,14 +222,17 @@ def ratios(row: dict, base: dict | None) -> dict:
 
 def run_infer_bench(cfg: InferConfig, *, on_row: Callable[[dict], None],
                     on_progress: Callable[[str], None] = lambda label: None, done: set | None = None,
-                    prior: list[dict] | None = None, setup: Setup | None = None) -> None:
+                    prior: list[dict] | None = None, setup: Setup | None = None,
+                    share: tuple[int, int] = (0, 1)) -> None:
     """Measure every (cell, task, variant, path); `on_row` gets each row as soon as it is measured.
 
     Cell-major, tasks inside: the tasks' attention has the same shapes in a cell, so a compiled kernel
     (FlexAttention's) compiles once per cell for all of them; the compiled state is reset between cells,
     so no run nears torch.compile's recompile limit. done: identities (INFER_ROWS.key) of rows already
     stored (a resumed run): skipped; prior: those rows, where the baselines of their cells are found.
-    setup: prepare(cfg), when the caller made it.
+    setup: prepare(cfg), when the caller made it. share: (this process's index, how many share the
+    run): every count-th cell from index on is this one's, whole, so a cell's rows find their baseline
+    in it (the GPUs of a host split the run: --gpus N).
     """
     from attnbench.attention.flash_impl import use_flash_impl
 
@@ -242,7 +245,12 @@ def run_infer_bench(cfg: InferConfig, *, on_row: Callable[[dict], None],
         sampler = SystemSampler(setup.device).start()
     tasks: dict[str, _Task] = {}
     try:
-        for cell in cells(cfg):
+        index, count = share
+
+        def emit(row: dict) -> None:  # a sharded run's rows say which process (GPU) measured them
+            on_row({**row, "rank": index} if count > 1 else row)
+
+        for cell in cells(cfg)[index::count]:
             todo = [(t, v, p) for t in cfg.tasks for v in order(cfg) for p in paths_of(cfg, v)
                     if INFER_ROWS.key(_identity(setup, t, cell, v, p)) not in done]
             if not todo:
@@ -255,7 +263,7 @@ def run_infer_bench(cfg: InferConfig, *, on_row: Callable[[dict], None],
                     if task not in tasks:
                         on_progress(f"{task}: building the model and its float64 reference")
                         tasks[task] = _Task(setup, task)
-                    _cell(setup, tasks[task], cell, mine, on_row, on_progress, prior, sampler)
+                    _cell(setup, tasks[task], cell, mine, emit, on_progress, prior, sampler)
     finally:
         use_flash_impl(None)  # sdpa-fa4 leaves FA4 behind SDPA's flash backend: what runs next gets FA2
         if sampler is not None:

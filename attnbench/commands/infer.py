@@ -21,13 +21,16 @@ import argparse
 from attnbench.bench.infer_config import DEFAULT_MODEL, PRESETS, SWEEP, InferConfig
 from attnbench.commands.options import (
     add_dry_run,
+    add_gpus,
     add_tracker_arguments,
     check_trackers,
     check_writable,
+    launched,
     log_to_trackers,
     parse_variant_options,
     resolve_device,
 )
+from attnbench.distributed import world
 from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.infer import INFER, INFER_ROWS
 from attnbench.settings import add_arguments, build, given
@@ -53,6 +56,7 @@ def add_parser(sub):
                      help="finish an interrupted or failed infer run with its own settings, without repeating a row")
     add_tracker_arguments(p)
     add_dry_run(p)
+    add_gpus(p)
 
 
 def config_from_args(args) -> InferConfig:
@@ -111,7 +115,7 @@ def execute(cfg: InferConfig, db: str, group: int | None = None, extra_config: d
               "text": setup.text, **(extra_config or {})}
     return record(INFER, config, cfg.device, db, expected_rows(cfg),
                   lambda on_row, on_progress: run_infer_bench(cfg, on_row=on_row, on_progress=on_progress,
-                                                              setup=setup),
+                                                              setup=setup, share=(world().rank, world().size)),
                   group=group, resume_hint=f"attnbench infer --resume {{run_id}} --db {db}", ceiling=reading)
 
 
@@ -132,7 +136,8 @@ def resume(run_id: int, db: str):
     setup = prepare(cfg)
     return record(INFER, info["config"], cfg.device, db, max(expected_rows(cfg) - len(done), 0),
                   lambda on_row, on_progress: run_infer_bench(cfg, on_row=on_row, on_progress=on_progress,
-                                                              done=done, prior=prior, setup=setup),
+                                                              done=done, prior=prior, setup=setup,
+                                                              share=(world().rank, world().size)),
                   resume=run_id, resume_hint=f"attnbench infer --resume {{run_id}} --db {db}")
 
 
@@ -147,12 +152,17 @@ def run(args):
     check_trackers(args)
     if args.dry_run:
         return dry_run(cfg) if cfg is not None else 0
+    code = launched(args, cfg.device if cfg is not None else None)
+    if code is not None:  # checked once here, then each rank measures its share of the cells
+        return code
     if cfg is not None and cfg.device == "cpu" and args.preset is None and cfg.model_size == DEFAULT_MODEL:
         shape = f"{'/'.join(map(str, cfg.batch_size))} x {'/'.join(map(str, cfg.max_seqlen))}"
         console.print(f"attnbench: note: the seed's defaults are GPU-sized ({DEFAULT_MODEL}, {cfg.num_batches} "
                       f"batches of {shape} per variant and task); on a CPU --preset quick is the small one",
                       highlight=False, soft_wrap=True)
     run_id, rows = execute(cfg, args.db) if cfg is not None else resume(args.resume, args.db)
+    if not world().main:  # rank 0 shows and exports the whole run
+        return 0
     info = ResultsStore(args.db).get_run(run_id)
     show_run(info, rows, title=f"infer run {run_id} ({info['config'].get('model_name')}, "
                                f"{info['config'].get('dtype')} on {info['config'].get('device')})")
