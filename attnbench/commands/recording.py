@@ -82,10 +82,10 @@ def run_conditions(device: str, load_before: dict, ceiling: dict | None,
     from attnbench.measure.load import machine_load
 
     load_after = machine_load(device, siblings=siblings)
-    notes = [f"the machine was loaded {when}: {load['load_note']}; its times may not repeat"
-             for when, load in (("before the run", load_before), ("after it", load_after)) if load.get("loaded")]
-    out = {"load_before": load_before, "load_after": load_after,
-           "load": {"loaded": bool(notes), "why": "; ".join(n.split(": ", 1)[1] for n in notes)}}
+    why = [f"{when}: {load['load_note']}"
+           for when, load in (("before the run", load_before), ("after it", load_after)) if load.get("loaded")]
+    notes = [f"the machine was loaded {reason}; its times may not repeat" for reason in why]
+    out = {"load_before": load_before, "load_after": load_after, "load": {"loaded": bool(why), "why": "; ".join(why)}}
     if ceiling is not None:
         change = ceiling_change(ceiling, ceiling_reading(device, ceiling.get("protocol") or "sustained-l2-cold"))
         out["ceiling"] = change
