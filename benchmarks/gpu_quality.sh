@@ -60,15 +60,21 @@ timeout 60 python3 -m pytest -q -m gpu tests/bench/test_quality_gpu.py -k "not e
 echo "pytest exit $?"; tail -3 "$work/gpu_tests.log"
 
 echo "=== quality ($(date +%T), ${SECONDS}s)"
-timeout 320 python3 -m attnbench quality --device cuda --preset quick "${tokenizer[@]}" \
+timeout -s INT -k 15 320 python3 -m attnbench quality --device cuda --preset quick "${tokenizer[@]}" \
   --lm-steps "${LM_STEPS:-600}" --batch-size 16 --finetune-steps "${FT_STEPS:-80}" --eval-lengths 512,1024,2048 \
   --eval-tokens 32768 --test-pairs 32 --max-new-tokens 32 --db "$db" --plots "$work/plots" > "$work/quality.log" 2>&1
 echo "quality exit $?"; grep -E "^extrapolation|^attnbench: (error|note)" "$work/quality.log"
+save() {  # what is measured so far, in $OUT at once: a later stage that hangs past the call cannot lose it
+  python3 -c "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('PRAGMA wal_checkpoint(TRUNCATE)')" "$db"
+  cp "$db" "$out/quality.db"
+}
+save
 
 echo "=== kernel ($(date +%T), ${SECONDS}s)"
-timeout 70 python3 -m attnbench kernel --device cuda --impl flex,alibi --causal true --num-heads 12 --head-dim 64 \
+timeout -s INT -k 15 70 python3 -m attnbench kernel --device cuda --impl flex,alibi --causal true --num-heads 12 --head-dim 64 \
   --tokens 8192 --seq-len 512,2048 --mode fwd,bwd --db "$db" > "$work/kernel.log" 2>&1
 echo "kernel exit $?"
+save
 
 echo "=== summary ($(date +%T), ${SECONDS}s)"
 timeout 20 python3 -m attnbench results list --db "$db" > "$work/runs.txt" 2>&1

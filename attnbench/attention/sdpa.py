@@ -101,7 +101,15 @@ def why_not(backend: SDPBackend, q, k, v, **call) -> str:  # call: sdpa_call's k
             sdpa_call(q, k, v, **call)
         except RuntimeError:
             pass
-    return "; ".join(dict.fromkeys(_reason(w.message) for w in caught))
+    return "; ".join(substantive(dict.fromkeys(_reason(w.message) for w in caught)))
+
+
+def substantive(reasons) -> list[str]:
+    """PyTorch's refusals less its headers ("Flash attention kernel not used because:") and the backends
+    that are off because one is pinned ("... has been runtime disabled."): what is left says why."""
+    reasons = list(reasons)
+    kept = [r for r in reasons if not r.endswith("not used because:") and not r.endswith("has been runtime disabled.")]
+    return kept or reasons
 
 
 def pinned_sdpa(backend: SDPBackend, label: str, flash_impl: str | None = None):

@@ -144,7 +144,12 @@ def test_sdpa_fa4_runs_fa4_behind_sdpa_and_sdpa_flash_stays_fa2(causal):
     assert not any("pytorch_flash" in n for n in ran_fa4), sorted(ran_fa4)
 
 
-FLEX_FAMILY = [("flex", {}), ("alibi", {}), ("sliding-window", {"window": 256}),
+# alibi's gradients on the FA4 backend were wrong on the H200 (torch 2.11, flash-attn-4 4.0.0b36, GQA with a
+# score_mod: dq/dk/dv relative error 7 to 13 against a tolerance of 0.06; forward right): FA4's backward
+# with a score_mod, not attnbench's. The bench's own check marks such rows invalid; the test says so.
+_FA4_SCORE_MOD_BWD = pytest.mark.xfail(reason="FlexAttention's FA4 backward with a score_mod (ALiBi) gave wrong "
+                                              "gradients with flash-attn-4 4.0.0b36 on torch 2.11", strict=False)
+FLEX_FAMILY = [("flex", {}), pytest.param("alibi", {}, marks=_FA4_SCORE_MOD_BWD), ("sliding-window", {"window": 256}),
                ("flex-sparse", {"block_size": 128, "local_blocks": 1})]
 
 
@@ -208,3 +213,18 @@ def test_a_refusal_of_the_fa4_backend_is_unsupported_with_torchs_reason(monkeypa
     q = torch.randn(1, 2, 32, 16)
     with torch.no_grad(), pytest.raises(UnsupportedError, match="refused these inputs: RuntimeError: BACKEND="):
         attn(q, q, q, causal=False)
+
+
+def test_an_error_raised_in_torchs_fa4_glue_is_told_apart():
+    """sdpa-fa4 is unsupported, with the reason, when torch's FA4 route breaks inside its own glue (torch 2.11
+    against flash-attn-4 4.0.0b36: 'too many values to unpack'); an error raised elsewhere is not that."""
+    from attnbench.attention.sdpa_fa4 import _in_torch_fa4_route
+
+    glue = compile("def forward():\n    out, lse = (1, 2, 3)\n", "/site-packages/torch/nn/attention/_fa4.py", "exec")
+    elsewhere = compile("def forward():\n    out, lse = (1, 2, 3)\n", "/site-packages/flash_attn/cute/x.py", "exec")
+    for code, inside in ((glue, True), (elsewhere, False)):
+        namespace: dict = {}
+        exec(code, namespace)
+        with pytest.raises(ValueError) as caught:
+            namespace["forward"]()
+        assert _in_torch_fa4_route(caught.value) is inside

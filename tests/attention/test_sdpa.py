@@ -62,3 +62,15 @@ def test_pinned_gpu_backends_are_unavailable_on_cpu_with_a_reason():
         q, k, v = attn.make_inputs(1, 2, 16, 8)
         with pytest.raises(UnsupportedError, match="cuda"):
             attn(q, k, v)
+
+
+def test_a_refusal_says_why_without_torchs_headers():
+    """The reasons PyTorch 2.11 gave on the H200 for sdpa-flash with a padding mask: the row says the one
+    that matters, not the headers and the backends that are off because flash is pinned."""
+    from attnbench.attention.sdpa import substantive
+
+    given = ["Memory efficient kernel not used because:", "Memory Efficient attention has been runtime disabled.",
+             "Flash attention kernel not used because:", "Flash Attention does not support non-null attn_mask.",
+             "cuDNN attention kernel not used because:", "cuDNN attention has been runtime disabled."]
+    assert substantive(given) == ["Flash Attention does not support non-null attn_mask."]
+    assert substantive(given[:2]) == given[:2]  # nothing substantive: all of it rather than nothing
