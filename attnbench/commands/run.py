@@ -27,15 +27,18 @@ from attnbench.bench.kernel_config import KernelConfig, build_all
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
     add_dry_run,
+    add_gpus,
     add_tracker_arguments,
     check_trackers,
     check_writable,
     default_dtype,
+    launched,
     log_to_trackers,
     parse_impls,
     resolve_device,
 )
 from attnbench.data.conversations import check_dataset
+from attnbench.distributed import broadcast, world
 from attnbench.errors import AttnbenchError, closest
 from attnbench.models.shapes import model_shape
 from attnbench.results.store import DEFAULT_DB
@@ -78,6 +81,7 @@ def add_parser(sub):
     p.add_argument("--report", default="attnbench-results/report", help="where the HTML report goes")
     add_tracker_arguments(p)
     add_dry_run(p)
+    add_gpus(p)
     p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
                    help="finish an interrupted run (its kernel or train run id) without repeating what it measured")
 
@@ -184,6 +188,9 @@ def run(args):
     check_trackers(args)
     check_writable("--report", args.report, folder=True)
     if args.resume is not None:
+        code = launched(args, None)
+        if code is not None:
+            return code
         parts = resume_suite(args.resume, args.db)
     else:
         device = resolve_device(args.device, present=not args.dry_run)
@@ -200,8 +207,14 @@ def run(args):
                   (f"inference of {len(infer_cfg.impls)} variants in {infer_cfg.model_size or infer_cfg.pretrained_path}"
                    f" on {', '.join(infer_cfg.tasks)}" if infer_cfg else "no inference (the model is not a BERT)"))
             return 0
-        group = ResultsStore(args.db).start_group(SUITE, sys.argv, settings)
+        code = launched(args, device)  # checked once here, then every rank runs each part's share
+        if code is not None:
+            return code
+        group = broadcast(ResultsStore(args.db).start_group(SUITE, sys.argv, settings) if world().main else None,
+                          device)
         parts = run_parts(configs, args.db, group, args.model)
+    if not world().main:  # rank 0 shows, reports and logs the suite
+        return 0
     show(args, parts)
     return exit_code(args.db, [run_id for run_id, _ in parts])
 
@@ -217,17 +230,17 @@ def run_parts(configs: Suite, db: str, group: int, model: str | None,
     kernel_part = done.get(KERNEL.name) or kernel.execute(configs.kernel, db, group=group,
                                                           extra_config={**part("kernel"), **described})
     parts = [kernel_part]
-    if configs.train is None:
+    if configs.train is None and world().main:
         print(f"training: skipped, {model_shape(model).describe()} is not a causal model attnbench trains "
               "(its kernels were measured)")
-    else:
+    elif configs.train is not None:
         parts.append(done.get(TRAIN.name) or train.execute(
             configs.train, parse_impls(configs.train.attn), db, group=group,
             extra_config={**part("train", kernel_part[0]), **described}))
-    if configs.infer is None:
+    if configs.infer is None and world().main:
         print(f"inference: skipped, {model_shape(model).describe()} is not a BERT (inference measures "
               "bidirectional models under padding)")
-    else:
+    elif configs.infer is not None:
         parts.append(done.get(INFER.name) or infer.execute(
             configs.infer, db, group=group, extra_config={**part("infer", kernel_part[0]), **described}))
     return parts
