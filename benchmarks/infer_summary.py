@@ -96,20 +96,27 @@ def targets(rows: list[dict]) -> list[str]:
 
 
 def seed_claims(rows: list[dict]) -> list[str]:
-    """FlashAttention-2 as transformers runs it with padding (flash2-unpadded) against eager and sdpa."""
-    by = {(r["impl"], *cell(r)): r for r in rows if r["status"] == "ok"}
+    """FlashAttention-2 as transformers runs it with padding (flash2-unpadded) against eager and sdpa, within
+    one model (rows carry `model`: bert-base's eager is no baseline for MiniLM's rows of the same cell)."""
+    def key(r):
+        return (r.get("model"), *cell(r))
+
+    by = {(r["impl"], *key(r)): r for r in rows if r["status"] == "ok"}
     out = ["== the seed's claims (flash2-unpadded = transformers' flash_attention_2 with padding; 50% padding)"]
-    for (task, b, length, pad) in sorted({cell(r) for r in rows if r["impl"] == "flash2-unpadded"}):
+    for (model, task, b, length, pad) in sorted({key(r) for r in rows if r["impl"] == "flash2-unpadded"},
+                                                key=lambda k: tuple(str(x) for x in k)):
         if pad != 0.5:
             continue
-        fa2, eager, sdpa = (by.get((name, task, b, length, pad)) for name in ("flash2-unpadded", "eager", "sdpa"))
+        fa2, eager, sdpa = (by.get((name, model, task, b, length, pad)) for name in ("flash2-unpadded", "eager", "sdpa"))
         if fa2 is None:
             continue
         vs = [f"vs {name} {base['p50_ms'] / fa2['p50_ms'] - 1:+.0%}" for name, base in (("eager", eager), ("sdpa", sdpa))
               if base is not None]
         claim = SEED["batch"].get(b) if length == 512 else None
         claim = SEED["length"].get(length) if b == 128 else claim
-        out.append(f"   {task} B={b} L={length}: {', '.join(vs)}" + (f" (seed: {claim:+.1%} vs eager)" if claim else ""))
+        named = f"{model}: " if model else ""
+        out.append(f"   {named}{task} B={b} L={length}: {', '.join(vs)}" +
+                   (f" (seed: {claim:+.1%} vs eager)" if claim else ""))
     return out
 
 
@@ -120,7 +127,8 @@ def main(argv: list[str]) -> int:
     for path in paths:
         for info, rows in runs(path):
             print("\n".join(run_lines(info, rows, brief)))
-            every += rows
+            model = (info.get("config") or {}).get("model_name") or (info.get("config") or {}).get("model")
+            every += [dict(r, model=model) for r in rows]
     print("\n".join(targets(every)))
     print("\n".join(seed_claims(every)))
     return 0
