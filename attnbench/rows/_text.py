@@ -20,3 +20,11 @@ def values(xs) -> str:
 def counts(statuses) -> str:
     """'10 ok, 2 unsupported': how many rows ended how, most first."""
     return ", ".join(f"{n} {s}" for s, n in Counter(statuses).most_common())
+
+
+def status_summary(rows: list[dict]) -> dict:
+    """A run's summary of row counts by status (a kind whose headline is its verdict needs no more)."""
+    statuses: dict[str, int] = {}
+    for r in rows:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    return {"rows": len(rows), "statuses": statuses}

@@ -9,7 +9,7 @@ chart names which of the two it means.
 from __future__ import annotations
 
 from attnbench.rows import declare
-from attnbench.rows._text import counts, values
+from attnbench.rows._text import counts, status_summary, values
 from attnbench.rows.column import HIGHER, LOWER, VARIANT, Column, status_column, variant_column
 from attnbench.rows.kind import Kind, RowKind
 
@@ -94,16 +94,8 @@ def describe(info: dict, rows: list[dict]) -> str:
             f"{counts(r.get('status') for r in rows)}")
 
 
-def summarize(rows: list[dict]) -> dict:
-    """Row counts by status (the headline is the run's verdict)."""
-    statuses: dict[str, int] = {}
-    for r in rows:
-        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    return {"rows": len(rows), "statuses": statuses}
-
-
 INFER = declare(Kind(
-    name="infer", rows=(INFER_ROWS,), describe=describe, summarize=summarize,
+    name="infer", rows=(INFER_ROWS,), describe=describe, summarize=status_summary,
     charts=("attnbench.report.infer_plots:plot_infer_rows",),
     sweep=("batch_size", "max_seqlen", "padding"),
 ))

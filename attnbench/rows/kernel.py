@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from attnbench.rows import declare
-from attnbench.rows._text import counts, values
+from attnbench.rows._text import counts, status_summary, values
 from attnbench.rows.column import HIGHER, LOWER, VARIANT, Column, status_column, variant_column
 from attnbench.rows.kind import Kind, RowKind
 
@@ -89,16 +89,8 @@ def describe(info: dict, rows: list[dict]) -> str:
             f"{len(rows)} rows: {counts(r.get('status') for r in rows)}")
 
 
-def summarize(rows: list[dict]) -> dict:
-    """Row counts by status (the headline is the run's verdict)."""
-    statuses: dict[str, int] = {}
-    for r in rows:
-        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    return {"rows": len(rows), "statuses": statuses}
-
-
 KERNEL = declare(Kind(
-    name="kernel", rows=(KERNEL_ROWS,), describe=describe, summarize=summarize,
+    name="kernel", rows=(KERNEL_ROWS,), describe=describe, summarize=status_summary,
     charts=("attnbench.report.kernel_plots:plot_kernel_rows",),
     sweep=("seq_len", "batch_size", "num_heads", "head_dim", "emb_dim"),
 ))
