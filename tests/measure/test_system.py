@@ -1,6 +1,7 @@
 """System sampler: sampling rate, per-step deltas read at the marks, GPU fields None with a reason on CPU,
 energy from NVML's counter (fake pynvml) or from integrated power, and a small thread overhead."""
 
+import math
 import os
 import sys
 import time
@@ -138,22 +139,22 @@ def test_bad_arguments():
         sampler.step_summary("a", "a")
 
 
-def test_sampler_overhead_on_a_busy_loop_is_small():
-    def step():  # fixed work, not fixed time: a thread that takes the GIL away makes it slower
-        sum(i * i for i in range(300_000))
+def test_the_overhead_measure_alternates_and_samples_while_the_steps_run():
+    """measure_overhead's protocol, not a timing bound (the bound is a benchmark's:
+    benchmarks/sampler_overhead.py, under 2% of a real training step): rounds alternate plain and sampled
+    blocks, the sampler really samples while the sampled steps run, and the result is the rounds' median."""
+    calls = []
 
-    result = measure_overhead(step, steps=10, rounds=6)
-    load_1min = os.getloadavg()[0]
-    print(
-        f"\nsampler overhead on a ~{result['step_ms_without']:.0f} ms pure-Python step: "
-        f"{result['overhead_pct']:+.1f}% (bound 20%; load average {load_1min:.1f} on {os.cpu_count()} cores)"
-    )
-    if result["overhead_pct"] >= 20 and load_1min >= (os.cpu_count() or 1):
-        pytest.skip(
-            f"CPU oversubscribed by other processes (load {load_1min:.1f}): GIL hand-offs wait for "
-            f"the scheduler, overhead {result['overhead_pct']:.0f}% measures the load, not the sampler"
-        )
-    assert result["overhead_pct"] < 20
+    def step():  # long enough for a few of the sampler's intervals per block
+        calls.append(1)
+        time.sleep(0.01)
+
+    result = measure_overhead(step, steps=4, rounds=3, interval_s=0.005)
+    assert len(calls) == 1 + 2 * 4 * 3  # the warm-up, then a plain and a sampled block per round
+    assert result["steps"] == 4 and result["rounds"] == 3
+    assert result["samples_per_s"] > 20  # it sampled (every 5 ms asked) while the steps ran
+    assert result["step_ms_without"] >= 10 and result["step_ms_with"] >= 10  # the steps' own time is inside
+    assert math.isfinite(result["overhead_pct"])
 
 
 # --- NVML path, with a fake pynvml ---------------------------------------------------------------------
