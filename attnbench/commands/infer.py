@@ -20,9 +20,12 @@ import argparse
 
 from attnbench.bench.infer_config import DEFAULT_MODEL, PRESETS, SWEEP, InferConfig
 from attnbench.commands.options import (
+    DEFAULT_PLOTS,
+    add_db,
     add_dry_run,
     add_gpus,
     add_tracker_arguments,
+    add_variant_option,
     check_trackers,
     check_writable,
     launched,
@@ -31,7 +34,6 @@ from attnbench.commands.options import (
     resolve_device,
 )
 from attnbench.distributed import world
-from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.infer import INFER, INFER_ROWS
 from attnbench.settings import add_arguments, build, given
 
@@ -43,15 +45,14 @@ def add_parser(sub):
     g.add_argument("--preset", default=None, help=f"{', '.join(PRESETS.names())} (on this device), or a JSON file "
                                                   "of settings; what you type on the command line wins over it")
     add_arguments(g, InferConfig)
-    g.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
-                   help="variant option, given to every variant that has it (e.g. --opt window=128)")
+    add_variant_option(g, "window=128")
     out = p.add_argument_group("output")
-    out.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
+    add_db(out)
     out.add_argument("--csv-dir", default=None, metavar="DIR",
                      help="also write the seed's files there: log_Bert_<optimization>_<task>.csv")
-    out.add_argument("--plot", nargs="?", const="attnbench-results/plots", metavar="DIR",
+    out.add_argument("--plot", nargs="?", const=DEFAULT_PLOTS, metavar="DIR",
                      help="draw the seed's plots (speedup and memory saved per length, combined per task) into DIR "
-                          "(default attnbench-results/plots)")
+                          f"(default {DEFAULT_PLOTS})")
     out.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
                      help="finish an interrupted or failed infer run with its own settings, without repeating a row")
     add_tracker_arguments(p)

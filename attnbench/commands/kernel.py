@@ -12,9 +12,12 @@ from __future__ import annotations
 from attnbench.bench.kernel import KernelConfig, run_kernel_bench, shapes
 from attnbench.bench.kernel_config import PRESETS, SWEEP, impossible
 from attnbench.commands.options import (
+    DEFAULT_PLOTS,
+    add_db,
     add_dry_run,
     add_gpus,
     add_tracker_arguments,
+    add_variant_option,
     check_trackers,
     check_writable,
     default_dtype,
@@ -26,7 +29,6 @@ from attnbench.commands.options import (
 )
 from attnbench.distributed import each_device, world
 from attnbench.errors import AttnbenchError
-from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.kernel import KERNEL, KERNEL_ROWS
 from attnbench.settings import add_arguments, build, given
 
@@ -43,9 +45,9 @@ def add_parser(sub):
     out = p.add_argument_group("output")
     out.add_argument("--output", metavar="FILE.json", help="also write the rows as a JSON list")
     out.add_argument("--csv", metavar="FILE.csv", help="also write the rows as CSV")
-    out.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
-    out.add_argument("--plot", nargs="?", const="attnbench-results/plots", metavar="DIR",
-                     help="draw time, TFLOP/s and memory plots as PNG into DIR (default attnbench-results/plots)")
+    add_db(out)
+    out.add_argument("--plot", nargs="?", const=DEFAULT_PLOTS, metavar="DIR",
+                     help=f"draw time, TFLOP/s and memory plots as PNG into DIR (default {DEFAULT_PLOTS})")
     out.add_argument("--force", action="store_true",
                      help="run a sweep whose largest row needs more memory than this machine has")
     out.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
@@ -61,8 +63,7 @@ def add_sweep_arguments(p):
                                                   "on the command line wins over it")
     add_arguments(g, KernelConfig)
     g.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
-    g.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
-                   help="variant option, given to every variant that has it (e.g. --opt window=256)")
+    add_variant_option(g, "window=256")
     for name in SHORTCUT_OPTIONS:
         g.add_argument("--" + name.replace("_", "-"), dest=f"shortcut_{name}", default=None,
                        help=f"same as --opt {name}=VALUE")

@@ -1,4 +1,5 @@
-"""Shared command-line pieces: variant names, KEY=VALUE variant options, device and dtype defaults."""
+"""Shared command-line pieces: variant names, KEY=VALUE variant options, device and dtype defaults, and the
+options every benchmark has (--db, --plots, --opt), each declared once here."""
 
 from __future__ import annotations
 
@@ -11,6 +12,23 @@ import torch
 from attnbench.attention.registry import get_spec
 from attnbench.bench.sweep import parse_impls  # noqa: F401  (commands take variant lists through it)
 from attnbench.errors import AttnbenchError, closest
+from attnbench.results.store import DEFAULT_DB
+
+DEFAULT_PLOTS = "attnbench-results/plots"
+
+
+def add_db(p) -> None:
+    p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
+
+
+def add_plots(p) -> None:
+    p.add_argument("--plots", default=DEFAULT_PLOTS, help="where the PNG plots go")
+
+
+def add_variant_option(p, example: str) -> None:
+    """--opt KEY=VALUE, repeatable (read by parse_variant_options); `example` shows one for this command."""
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"variant option, given to every variant that has it (e.g. --opt {example})")
 
 
 def _convert(text: str, default):

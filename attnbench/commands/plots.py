@@ -1,13 +1,14 @@
 """`attnbench plots RUN|last`: draw a stored run's charts as PNG (a kernel run: time, TFLOP/s, memory)."""
 
-from attnbench.results.store import DEFAULT_DB, ResultsStore
+from attnbench.commands.options import DEFAULT_PLOTS, add_db
+from attnbench.results.store import ResultsStore
 
 
 def add_parser(sub):
     p = sub.add_parser("plots", help="draw the charts of a stored run")
     p.add_argument("run", nargs="?", default="last", help="run id, or last (default)")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
-    p.add_argument("--out", default="attnbench-results/plots", help="directory for the PNG files")
+    add_db(p)
+    p.add_argument("--out", default=DEFAULT_PLOTS, help="directory for the PNG files")
 
 
 def run(args):

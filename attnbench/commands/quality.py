@@ -18,15 +18,17 @@ from attnbench.bench.kernel_config import build_variant
 from attnbench.bench.quality_config import PRESETS, QualityConfig, make_config
 from attnbench.bench.quality_variants import parse_variants, variant
 from attnbench.commands.options import (
+    add_db,
     add_dry_run,
+    add_plots,
     add_tracker_arguments,
+    add_variant_option,
     check_trackers,
     check_writable,
     log_to_trackers,
     parse_variant_options,
     resolve_device,
 )
-from attnbench.results.store import DEFAULT_DB
 from attnbench.rows import VARIANT
 from attnbench.rows.quality import QUALITY, SUMMARY_ROWS, extrapolation
 from attnbench.settings import add_arguments, given
@@ -39,10 +41,9 @@ def add_parser(sub):
                                                   "JSON file of settings (what you type wins over it)")
     add_arguments(p, QualityConfig)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
-    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
-                   help="variant option for every variant that has it (e.g. --opt backend=fa4)")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
-    p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
+    add_variant_option(p, "backend=fa4")
+    add_db(p)
+    add_plots(p)
     p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
                    help="finish an interrupted or failed quality run with its own settings: the variants without a "
                         "summary are done again")

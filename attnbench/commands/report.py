@@ -1,6 +1,7 @@
 """`attnbench report RUN [RUN ...]|last`: a self-contained HTML report and Markdown summary of stored runs."""
 
-from attnbench.results.store import DEFAULT_DB, ResultsStore
+from attnbench.commands.options import add_db
+from attnbench.results.store import ResultsStore
 
 DEFAULT_OUT = "attnbench-results/report"
 
@@ -13,7 +14,7 @@ def add_parser(sub):
                                    "with its kernel run. The HTML opens offline: its charts are embedded.")
     p.add_argument("runs", nargs="*", default=["last"], metavar="RUN",
                    help="run ids, or last (the newest run; default)")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
+    add_db(p)
     p.add_argument("--out", default=DEFAULT_OUT,
                    help=f"folder for the report and its charts (default: {DEFAULT_OUT})")
 

@@ -6,14 +6,15 @@ import argparse
 
 from rich.markup import escape
 
-from attnbench.results.store import DEFAULT_DB, ResultsStore
+from attnbench.commands.options import add_db
+from attnbench.results.store import ResultsStore
 
 
 def add_parser(sub):
     p = sub.add_parser("results", help="list stored runs or show one")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=type(p))
     db = argparse.ArgumentParser(add_help=False)
-    db.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
+    add_db(db)
     actions.add_parser("list", help="runs, newest first", parents=[db])
     show = actions.add_parser("show", help="a run's table (the seeds' 'print the previous result')", parents=[db])
     show.add_argument("run", nargs="?", default="last", help="run id, or last (default)")
@@ -62,14 +63,14 @@ def run(args):
 
 
 def show_run(info: dict, rows: list[dict], title: str | None = None) -> None:
-    """A stored run's tables in the terminal, as its report shows them less the detail columns."""
+    """A stored run's tables in the terminal, as its report shows them (less the detail columns)."""
     from attnbench.report.tables import kind_tables
     from attnbench.report.terminal import print_tables, table_console
     from attnbench.rows import kind_of
 
     console = table_console()
     title = title or f"{info['kind']} run {info['id']}: {info['status']}, started {info['started_at']}"
-    tables = kind_tables(kind_of(info["kind"]), rows, info["id"], info["status"], brief=True)
+    tables = kind_tables(kind_of(info["kind"]), rows, info["id"], info["status"])
     console.print(f"[bold]{escape(title)}[/]" + ("" if tables else ": no rows"))
     print_tables(tables, console)
 

@@ -20,14 +20,16 @@ import sys
 from typing import NamedTuple
 
 from attnbench.attention.registry import all_specs
-from attnbench.bench.kernel_config import PRESETS as KERNEL_PRESETS
-from attnbench.bench.infer_config import TASKS, InferConfig
 from attnbench.bench.infer_config import RUN_PART as INFER_PART
+from attnbench.bench.infer_config import TASKS, InferConfig
+from attnbench.bench.kernel_config import PRESETS as KERNEL_PRESETS
 from attnbench.bench.kernel_config import KernelConfig, build_all
 from attnbench.bench.train_config import TrainConfig, make_config
 from attnbench.commands.options import (
+    add_db,
     add_dry_run,
     add_gpus,
+    add_plots,
     add_tracker_arguments,
     check_trackers,
     check_writable,
@@ -41,7 +43,6 @@ from attnbench.data.conversations import check_dataset
 from attnbench.distributed import broadcast, world
 from attnbench.errors import AttnbenchError, closest
 from attnbench.models.shapes import model_shape
-from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.infer import INFER
 from attnbench.rows.kernel import KERNEL, MODE_NAMES
 from attnbench.rows.train import TRAIN
@@ -76,8 +77,8 @@ def add_parser(sub):
                    help="the model to answer for: a size attnbench knows (gpt2, bert-base-uncased, ...) or a local "
                         "directory with a config.json; kernels take its heads, head size, key/value heads, "
                         "causality and lengths, and it trains where it can (default: generic shapes)")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
-    p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
+    add_db(p)
+    add_plots(p)
     p.add_argument("--report", default="attnbench-results/report", help="where the HTML report goes")
     add_tracker_arguments(p)
     add_dry_run(p)
@@ -144,8 +145,8 @@ def _training_for(shape) -> dict | None:
                  and family.config(s).hidden_size == shape.heads * shape.head_dim), None)
     if size is None:
         return None
-    weights = any(os.path.isfile(os.path.join(shape.path, f)) for f in ("model.safetensors", "pytorch_model.bin"))
-    return {"model": size, "init": "pretrained", "pretrained_path": shape.path} if weights else {"model": size}
+    return {"model": size, "init": "pretrained", "pretrained_path": shape.path} if _has_weights(shape.path) \
+        else {"model": size}
 
 
 def _inference_for(shape) -> dict | None:
@@ -155,8 +156,12 @@ def _inference_for(shape) -> dict | None:
         return None
     if shape.size is not None:
         return {"model": shape.size}
-    weights = any(os.path.isfile(os.path.join(shape.path, f)) for f in ("model.safetensors", "pytorch_model.bin"))
-    return {"model": None, "init": "pretrained", "pretrained_path": shape.path} if weights else None
+    return {"model": None, "init": "pretrained", "pretrained_path": shape.path} if _has_weights(shape.path) else None
+
+
+def _has_weights(path: str) -> bool:
+    """Whether a model directory holds weights (else only its config: its shapes, random weights)."""
+    return any(os.path.isfile(os.path.join(path, f)) for f in ("model.safetensors", "pytorch_model.bin"))
 
 
 def _preset_file(path: str) -> dict:
@@ -226,23 +231,22 @@ def run_parts(configs: Suite, db: str, group: int, model: str | None,
     from attnbench.commands import infer, kernel, train
 
     done = done or {}
-    described = {"for_model": model_shape(model).describe()} if model else {}
+    about = model_shape(model).describe() if model else None  # a part is None only for a model's sake
+    described = {"for_model": about} if about else {}
     kernel_part = done.get(KERNEL.name) or kernel.execute(configs.kernel, db, group=group,
                                                           extra_config={**part("kernel"), **described})
     parts = [kernel_part]
-    if configs.train is None and world().main:
-        print(f"training: skipped, {model_shape(model).describe()} is not a causal model attnbench trains "
-              "(its kernels were measured)")
-    elif configs.train is not None:
+    if configs.train is not None:
         parts.append(done.get(TRAIN.name) or train.execute(
             configs.train, parse_impls(configs.train.attn), db, group=group,
             extra_config={**part("train", kernel_part[0]), **described}))
-    if configs.infer is None and world().main:
-        print(f"inference: skipped, {model_shape(model).describe()} is not a BERT (inference measures "
-              "bidirectional models under padding)")
-    elif configs.infer is not None:
+    elif world().main:
+        print(f"training: skipped, {about} is not a causal model attnbench trains (its kernels were measured)")
+    if configs.infer is not None:
         parts.append(done.get(INFER.name) or infer.execute(
             configs.infer, db, group=group, extra_config={**part("infer", kernel_part[0]), **described}))
+    elif world().main:
+        print(f"inference: skipped, {about} is not a BERT (inference measures bidirectional models under padding)")
     return parts
 
 

@@ -13,9 +13,12 @@ from attnbench.attention.registry import get_spec
 from attnbench.bench.kernel_config import build_variant
 from attnbench.bench.train_config import PRESETS, TrainConfig, make_config
 from attnbench.commands.options import (
+    add_db,
     add_dry_run,
     add_gpus,
+    add_plots,
     add_tracker_arguments,
+    add_variant_option,
     check_trackers,
     check_writable,
     device_here,
@@ -28,7 +31,6 @@ from attnbench.commands.options import (
 from attnbench.distributed import each_device, gather, world
 from attnbench.errors import AttnbenchError
 from attnbench.models.family import family_of_size
-from attnbench.results.store import DEFAULT_DB
 from attnbench.rows.train import STEP_ROWS, SUMMARY_ROWS, TRAIN
 from attnbench.settings import add_arguments, given
 
@@ -40,10 +42,9 @@ def add_parser(sub):
                                                   "(what you type on the command line wins over it)")
     add_arguments(p, TrainConfig)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
-    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
-                   help="variant option for every variant that has it (e.g. --opt kv_heads=4)")
-    p.add_argument("--db", default=DEFAULT_DB, help=f"results database (default: {DEFAULT_DB})")
-    p.add_argument("--plots", default="attnbench-results/plots", help="where the PNG plots go")
+    add_variant_option(p, "kv_heads=4")
+    add_db(p)
+    add_plots(p)
     p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
                    help="finish an interrupted or failed train run with its own settings: the variants it did "
                         "not finish are trained (again from the same weights)")

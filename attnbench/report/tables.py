@@ -30,10 +30,11 @@ class Header:
     better: str | None = None  # LOWER, HIGHER, or None: not a contest
     wrap: bool = False  # long free text (backend, reason) that may wrap; the rest stays on one line
     key: str = ""  # the stored field, for readers who look it up in an export
+    detail: bool = False  # the report's and exports', left out by a narrow terminal
 
     @classmethod
     def of(cls, column: Column) -> Header:
-        return cls(column.heading, column.numeric, column.better, column.wrap, column.key)
+        return cls(column.heading, column.numeric, column.better, column.wrap, column.key, column.detail)
 
 
 @dataclass
@@ -73,12 +74,10 @@ def _cell(column: Column, value) -> Cell:
 
 
 def _filled(table: Table, columns: list[Column], values: list[list], statuses: list[str],
-            groups: list[list[int]], note: str, brief: bool = False) -> Table:
-    """Cells, styles and best marks (within each group, among ok rows) for rows of `values`; brief: the
-    detail columns left out (a terminal's table)."""
+            groups: list[list[int]], note: str) -> Table:
+    """Cells, styles and best marks (within each group, among ok rows) for rows of `values`."""
     left_out = [c.heading for i, c in enumerate(columns) if c.optional and all(v[i] is None for v in values)]
-    detail = [c.heading for c in columns if brief and c.detail and c.heading not in left_out]
-    keep = [i for i, c in enumerate(columns) if c.heading not in left_out + detail]
+    keep = [i for i, c in enumerate(columns) if c.heading not in left_out]
     columns, values = [columns[i] for i in keep], [[v[i] for i in keep] for v in values]
     table.columns = [Header.of(c) for c in columns]
     table.rows = [[_cell(c, v) for c, v in zip(columns, vals)] for vals in values]
@@ -89,12 +88,11 @@ def _filled(table: Table, columns: list[Column], values: list[list], statuses: l
             for group in groups:
                 mark_best([table.rows[i][c] for i in group], [values[i][c] for i in group], column,
                           [eligible[i] for i in group])
-    table.note = note + (f" Never measured in this run, left out: {', '.join(left_out)}." if left_out else "") + \
-        (f" In the report and `attnbench results export`: {', '.join(detail)}." if detail else "")
+    table.note = note + (f" Never measured in this run, left out: {', '.join(left_out)}." if left_out else "")
     return table
 
 
-def row_table(rk: RowKind, rows: list[dict], title: str, brief: bool = False) -> Table:
+def row_table(rk: RowKind, rows: list[dict], title: str) -> Table:
     """One line per row, sorted and grouped by the kind's groups; each group competes for best marks."""
     columns = list(rk.columns_for(rows))
     order = {v: i for i, v in enumerate(dict.fromkeys(r.get(VARIANT) for r in rows))}
@@ -109,10 +107,10 @@ def row_table(rk: RowKind, rows: list[dict], title: str, brief: bool = False) ->
             last = key
         groups[-1].append(i)
     values = [[c.get(r) for c in columns] for r in ordered]
-    return _filled(table, columns, values, [row_status(r.get(STATUS)) for r in ordered], groups, rk.note, brief)
+    return _filled(table, columns, values, [row_status(r.get(STATUS)) for r in ordered], groups, rk.note)
 
 
-def step_table(rk: RowKind, rows: list[dict], statuses: dict, title: str, brief: bool = False) -> Table:
+def step_table(rk: RowKind, rows: list[dict], statuses: dict, title: str) -> Table:
     """One line per variant: the mean of each numeric column over its steps (None where never measured)."""
     columns = list(rk.columns_for(rows))
     variants = list(dict.fromkeys(r.get(VARIANT) for r in rows))
@@ -131,17 +129,16 @@ def step_table(rk: RowKind, rows: list[dict], statuses: dict, title: str, brief:
                 vals.append(mean(measured) if measured and c.numeric else None)
         values.append(vals)
         status_of.append(status)
-    return _filled(Table(title, []), columns, values, status_of, [list(range(len(variants)))], rk.note, brief)
+    return _filled(Table(title, []), columns, values, status_of, [list(range(len(variants)))], rk.note)
 
 
-def kind_tables(kind: Kind, rows: list[dict], run_id, run_status: str = "ok", brief: bool = False) -> list[Table]:
-    """Every table of one run, in the kind's declared order; row kinds with no rows have none. brief: a
-    terminal's tables, without the columns declared as detail."""
+def kind_tables(kind: Kind, rows: list[dict], run_id, run_status: str = "ok") -> list[Table]:
+    """Every table of one run, in the kind's declared order; row kinds with no rows have none."""
     statuses = kind.variant_status(rows, run_status)
     tables = []
     for rk, mine in kind.split(rows):
         if not mine:
             continue
         title = rk.title.format(run=run_id)
-        tables.append(step_table(rk, mine, statuses, title, brief) if rk.step else row_table(rk, mine, title, brief))
+        tables.append(step_table(rk, mine, statuses, title) if rk.step else row_table(rk, mine, title))
     return tables

@@ -35,20 +35,23 @@ def _text(cell, status_column: bool, status: str) -> str:
 
 
 def print_table(table: Table, console: Console | None = None) -> None:
-    """One table; a rule between groups of competing rows; its note under it."""
+    """One table; a rule between groups of competing rows; its note under it. A terminal is narrow: the
+    columns declared as detail are left out here, and the note says where they are."""
     console = console or table_console()
     out = RichTable(title=escape(table.title))
-    for header in table.columns:
+    shown = [j for j, header in enumerate(table.columns) if not header.detail]
+    for header in (table.columns[j] for j in shown):
         out.add_column(escape(header.title), justify="right" if header.numeric else "left",
                        overflow="fold" if header.wrap else "ellipsis")
-    status_at = next((i for i, h in enumerate(table.columns) if h.key == "status"), None)
+    status_at = next((j for j in shown if table.columns[j].key == "status"), None)
     for i, (cells, status) in enumerate(zip(table.rows, table.row_status)):
-        out.add_row(*(_text(c, j == status_at, status) for j, c in enumerate(cells)),
-                    end_section=i + 1 in table.group_starts)
+        out.add_row(*(_text(cells[j], j == status_at, status) for j in shown), end_section=i + 1 in table.group_starts)
     console.print(out)
-    if table.note:
+    detail = [h.title for h in table.columns if h.detail]
+    note = table.note + (f" In the report and `attnbench results export`: {', '.join(detail)}." if detail else "")
+    if note:
         marks = f"{BEST_MARK} best in its group. " if any(c.best for row in table.rows for c in row) else ""
-        console.print(f"[dim]{escape(marks + table.note)}[/]")
+        console.print(f"[dim]{escape(marks + note.strip())}[/]")
 
 
 def print_tables(tables: list[Table], console: Console | None = None) -> None:
